@@ -28,6 +28,9 @@ const char *ag_strerror(int err)
 	case AG_EPATCH: return "bad patch";
 	case AG_EFLASH: return "flash error";
 	case AG_ENOIMAGE: return "no bootable image";
+	case AG_EKEY: return "unknown signing key";
+	case AG_ETLV: return "bad tlv area";
+	case AG_ESLOT: return "wrong slot";
 	case AG_ESTACK: return "stack overflow";
 	case AG_EDEADLOCK: return "deadlock";
 	}

@@ -46,6 +46,9 @@ enum ag_err {
 	AG_EPATCH = -53,    /**< delta patch malformed or for another base */
 	AG_EFLASH = -54,    /**< flash read, write or erase failed */
 	AG_ENOIMAGE = -55,  /**< no bootable image */
+	AG_EKEY = -56,      /**< image signed with a key other than the trusted one */
+	AG_ETLV = -57,      /**< image TLV area malformed or overruns its bounds */
+	AG_ESLOT = -58,     /**< image linked for another slot (load address) */
 
 	/* runtime: -80 .. -95 */
 	AG_ESTACK = -80,    /**< stack overflow detected */
