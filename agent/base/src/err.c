@@ -31,6 +31,10 @@ const char *ag_strerror(int err)
 	case AG_EKEY: return "unknown signing key";
 	case AG_ETLV: return "bad tlv area";
 	case AG_ESLOT: return "wrong slot";
+	case AG_EPATCHBASE: return "patch for another base";
+	case AG_EPATCHRANGE: return "patch reads outside old image";
+	case AG_EPATCHOVER: return "patch writes past new image";
+	case AG_EPATCHCRC: return "patched image crc mismatch";
 	case AG_ESTACK: return "stack overflow";
 	case AG_EDEADLOCK: return "deadlock";
 	}

@@ -19,6 +19,7 @@ static void test_names_are_distinct(void **state)
 		AG_EGARBAGE, AG_ERESET, AG_EVERSION, AG_ETYPE, AG_EMALFORMED,
 		AG_EHASH, AG_ESIG, AG_EHWID, AG_ESECCNT, AG_EIMAGE, AG_EPATCH,
 		AG_EFLASH, AG_ENOIMAGE, AG_ESTACK, AG_EDEADLOCK,
+		AG_EPATCHBASE, AG_EPATCHRANGE, AG_EPATCHOVER, AG_EPATCHCRC,
 	};
 	size_t n = sizeof(codes) / sizeof(codes[0]);
 	for (size_t i = 0; i < n; i++) {

@@ -49,6 +49,10 @@ enum ag_err {
 	AG_EKEY = -56,      /**< image signed with a key other than the trusted one */
 	AG_ETLV = -57,      /**< image TLV area malformed or overruns its bounds */
 	AG_ESLOT = -58,     /**< image linked for another slot (load address) */
+	AG_EPATCHBASE = -59,  /**< delta patch made for another old image */
+	AG_EPATCHRANGE = -60, /**< delta patch reads outside the old image */
+	AG_EPATCHOVER = -61,  /**< delta patch writes past the new image's size */
+	AG_EPATCHCRC = -62,   /**< image built by a delta patch fails its CRC */
 
 	/* runtime: -80 .. -95 */
 	AG_ESTACK = -80,    /**< stack overflow detected */
