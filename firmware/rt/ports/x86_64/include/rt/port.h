@@ -1,0 +1,33 @@
+/**
+ * @file port.h
+ * @brief x86_64 (System V ABI) port of the coroutine runtime, for the sim
+ * board and host tests.
+ *
+ * The switch saves the callee-saved registers rbx, rbp, r12-r15 on the
+ * outgoing stack and swaps rsp. MXCSR and the x87 control word are not
+ * switched: coroutines must not change rounding modes.
+ */
+#ifndef RT_PORT_H
+#define RT_PORT_H
+
+#include <stdint.h>
+
+#define RT_PORT_NAME "x86_64"
+/** Alignment of stacks and their top. */
+#define RT_PORT_STACK_ALIGN 16
+/** Smallest stack rt_spawn accepts. */
+#define RT_PORT_STACK_MIN 256
+
+struct rt_co;
+
+/** @brief Saves the running context into @p from and resumes @p to. */
+void rt__port_switch(struct rt_co *from, struct rt_co *to);
+
+/**
+ * @brief Builds the first frame at the top of a fresh stack so that the
+ * first switch to it enters rt__co_main().
+ * @return the initial stack pointer.
+ */
+void *rt__port_stack_init(void *top);
+
+#endif /* RT_PORT_H */
