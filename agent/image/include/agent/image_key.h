@@ -1,0 +1,16 @@
+/**
+ * @file image_key.h
+ * @brief The public key a device build trusts (target ag_image_key).
+ *
+ * Generated at configure time from the FLOTILLA_SIGNING_KEY cache variable
+ * (default: a development key in <build>/signing/); see agent/IMAGE.md.
+ */
+#ifndef AGENT_IMAGE_KEY_H
+#define AGENT_IMAGE_KEY_H
+
+#include "agent/image.h"
+
+/** The built-in trusted image-signing key. */
+extern const struct ag_image_pubkey ag_image_builtin_key;
+
+#endif /* AGENT_IMAGE_KEY_H */
