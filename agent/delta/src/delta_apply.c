@@ -39,6 +39,8 @@ static void rc_norm(struct ag_delta *d)
 	}
 }
 
+#define MODEL(c) (&(c)->d.m)
+
 static unsigned rc_bit(struct coder *c, uint16_t *p, unsigned bit)
 {
 	struct ag_delta *d = &c->d;
@@ -46,12 +48,12 @@ static unsigned rc_bit(struct coder *c, uint16_t *p, unsigned bit)
 	(void)bit;
 	if (d->code < bound) {
 		d->range = bound;
-		*p = (uint16_t)(*p + ((DM_PONE - *p) >> DM_SHIFT));
+		dm_update(p, MODEL(c)->cnt, (unsigned)(p - MODEL(c)->probs), 0);
 		bit = 0;
 	} else {
 		d->code -= bound;
 		d->range -= bound;
-		*p = (uint16_t)(*p - (*p >> DM_SHIFT));
+		dm_update(p, MODEL(c)->cnt, (unsigned)(p - MODEL(c)->probs), 1);
 		bit = 1;
 	}
 	rc_norm(d);
@@ -220,6 +222,9 @@ static int check_header(struct ag_delta *d)
 		return AG_EPATCHBASE;
 	if (d->page_size > d->hdr.block_size)
 		return AG_EINVAL;
+	if ((d->hdr.flags & AG_DELTA_F_WORDS) && d->hdr.word_hi == d->hdr.word_lo)
+		return AG_EPATCH;
+	dm_cfg_init(&d->cfg, &d->hdr);
 	return 0;
 }
 
@@ -246,13 +251,18 @@ static int step(struct ag_delta *d)
 {
 	struct coder *c = as_coder(d);
 	if (d->copy_left) {
-		uint8_t o = d->old[d->old_pos++];
-		d->copy_left--;
-		return put_byte(d, dm_copy_byte(c, &d->m, o, 0));
+		uint8_t u[4];
+		unsigned n = dm_copy_unit(c, &d->m, &d->cfg, d->old, d->old_pos, d->copy_left, d->out_pos, NULL, u);
+		d->old_pos += n;
+		d->copy_left -= n;
+		int rc = 0;
+		for (unsigned i = 0; i < n && !rc; i++)
+			rc = put_byte(d, u[i]);
+		return rc;
 	}
 	if (d->lit_left) {
 		d->lit_left--;
-		return put_byte(d, dm_lit_byte(c, &d->m, 0));
+		return put_byte(d, dm_lit_byte(c, &d->m, d->out_pos, 0));
 	}
 	uint32_t end = block_end(d);
 	if (d->out_pos == end) {

@@ -51,7 +51,9 @@ struct coder {
 	uint64_t pending;
 	bool first;
 	struct buf *out;
+	struct ag_delta_model *m;
 };
+#define MODEL(c) ((c)->m)
 
 static void rc_shift_low(struct coder *c)
 {
@@ -87,16 +89,17 @@ static void rc_flush(struct coder *c)
 		rc_shift_low(c);
 }
 
+
 static unsigned rc_bit(struct coder *c, uint16_t *p, unsigned bit)
 {
 	uint32_t bound = (c->range >> DM_PBITS) * *p;
 	if (!bit) {
 		c->range = bound;
-		*p = (uint16_t)(*p + ((DM_PONE - *p) >> DM_SHIFT));
+		dm_update(p, MODEL(c)->cnt, (unsigned)(p - MODEL(c)->probs), 0);
 	} else {
 		c->low += bound;
 		c->range -= bound;
-		*p = (uint16_t)(*p - (*p >> DM_SHIFT));
+		dm_update(p, MODEL(c)->cnt, (unsigned)(p - MODEL(c)->probs), 1);
 	}
 	while (c->range < (1u << 24)) {
 		c->range <<= 8;
@@ -147,6 +150,12 @@ static int segs_add(struct segs *s, uint32_t npos, uint32_t opos, uint32_t copy,
 	}
 	s->v[s->n++] = (struct seg){ npos, opos, copy, lit };
 	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
 }
 
 static int32_t match_len(const uint8_t *a, int32_t an, const uint8_t *b, int32_t bn)
@@ -257,14 +266,57 @@ static int parse(const uint8_t *old, int32_t on, const uint8_t *nw, int32_t nn, 
 	return 0;
 }
 
+/* ---- address range for word units ---- */
+
+/*
+ * The densest window of 4 KiB pages, as wide as the image, among the values
+ * of the old image's aligned words: where its pointers into itself point.
+ * Page 0 and the top page (small integers) are left out.
+ */
+static int word_range(const uint8_t *old, uint32_t on, uint32_t nn, uint32_t *ret_lo, uint32_t *ret_hi)
+{
+	size_t nw = on / 4;
+	uint32_t *pages = malloc((nw ? nw : 1) * sizeof(*pages));
+	if (!pages)
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < nw; i++) {
+		uint32_t pg = ag_get_le32(old + 4 * i) >> 12;
+		if (pg != 0 && pg != 0xfffffu)
+			pages[k++] = pg;
+	}
+	/* Sort pages (radix-free: qsort is fine at this size). */
+	qsort(pages, k, sizeof(*pages), u32_cmp);
+	uint32_t span = ((on > nn ? on : nn) >> 12) + 1;
+	size_t best = 0, bi = 0;
+	for (size_t i = 0, j = 0; i < k; i++) {
+		while (j < k && pages[j] - pages[i] < span)
+			j++;
+		if (j - i > best) {
+			best = j - i;
+			bi = i;
+		}
+	}
+	*ret_lo = *ret_hi = 0;
+	if (best >= 16) {
+		*ret_lo = pages[bi] << 12;
+		*ret_hi = *ret_lo + (span << 12);
+		if (*ret_hi < *ret_lo)
+			*ret_hi = 0xfffff000u;
+	}
+	free(pages);
+	return 0;
+}
+
 /* ---- coding ---- */
 
 struct job {
 	const uint8_t *old, *nw;
 	uint32_t on, nn;
 	unsigned shift;
-	uint8_t flags;
+	uint8_t flags; /* candidate flags; cfg.flags is what is coded */
 	uint32_t word_lo, word_hi;
+	struct ag_delta_cfg cfg;
 	const struct segs *segs;
 };
 
@@ -274,6 +326,7 @@ static void code_block(const struct job *j, size_t *si, uint32_t bstart, uint32_
 	struct ag_delta_model m;
 	rc_init(&c, out);
 	dm_reset(&m);
+	c.m = &m;
 	uint32_t oldpos = 0;
 	while (*si < j->segs->n) {
 		const struct seg *s = &j->segs->v[*si];
@@ -308,10 +361,12 @@ static void code_block(const struct job *j, size_t *si, uint32_t bstart, uint32_
 		dm_seek(&c, &m, seek, &bad);
 		dm_num(&c, &m, DM_NUM_COPY, copy);
 		dm_num(&c, &m, DM_NUM_LIT, lit);
-		for (uint32_t i = 0; i < copy; i++)
-			dm_copy_byte(&c, &m, j->old[opos + i], j->nw[npos + i]);
+		for (uint32_t i = 0; i < copy;) {
+			uint8_t u[4];
+			i += dm_copy_unit(&c, &m, &j->cfg, j->old, opos + i, copy - i, npos + i, j->nw + npos + i, u);
+		}
 		for (uint32_t i = 0; i < lit; i++)
-			dm_lit_byte(&c, &m, j->nw[npos + copy + i]);
+			dm_lit_byte(&c, &m, npos + copy + i, j->nw[npos + copy + i]);
 		if (copy)
 			oldpos = opos + copy;
 		if (end > bend)
@@ -321,7 +376,7 @@ static void code_block(const struct job *j, size_t *si, uint32_t bstart, uint32_
 	rc_flush(&c);
 }
 
-static int encode(const struct job *j, struct buf *out)
+static int encode(const struct job *j, uint8_t flags, struct buf *out)
 {
 	uint8_t h[DF_HEADER_LEN];
 	memset(h, 0, sizeof(h));
@@ -339,7 +394,7 @@ static int encode(const struct job *j, struct buf *out)
 		return -EFBIG;
 	ag_put_le32(h, DF_MAGIC);
 	h[4] = DF_VERSION;
-	h[5] = j->flags;
+	h[5] = flags;
 	h[6] = (uint8_t)j->shift;
 	ag_put_le32(h + 8, j->on);
 	ag_put_le32(h + 12, ag_crc32c(0, j->old, j->on));
@@ -379,9 +434,31 @@ int ag_delta_generate(const uint8_t *old_img, size_t old_len, const uint8_t *new
 		.old = old_img, .nw = new_img, .on = (uint32_t)old_len, .nn = (uint32_t)new_len,
 		.shift = DF_BLOCK_SHIFT_DEFAULT, .flags = 0, .segs = &segs,
 	};
-	rc = encode(&j, &out);
+	rc = word_range(old_img, (uint32_t)old_len, (uint32_t)new_len, &j.word_lo, &j.word_hi);
 	if (rc)
 		goto fail;
+	if (j.word_hi > j.word_lo)
+		j.flags |= AG_DELTA_F_WORDS;
+	/* Thumb-2 branch units: on request, or both ways when auto. */
+	for (int t = opts->thumb2 == 1 ? 1 : 0; t <= (opts->thumb2 == 0 ? 0 : 1); t++) {
+		struct buf b = { 0 };
+		uint8_t flags = (uint8_t)(t ? j.flags | AG_DELTA_F_THUMB2 : j.flags);
+		struct ag_delta_header h = {
+			.old_size = j.on, .word_lo = j.word_lo, .word_hi = j.word_hi, .flags = flags,
+		};
+		dm_cfg_init(&j.cfg, &h);
+		rc = encode(&j, flags, &b);
+		if (rc) {
+			free(b.p);
+			goto fail;
+		}
+		if (!out.p || b.len < out.len) {
+			free(out.p);
+			out = b;
+		} else {
+			free(b.p);
+		}
+	}
 	free(sa);
 	free(segs.v);
 	*ret_patch = out.p;

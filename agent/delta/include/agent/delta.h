@@ -41,7 +41,7 @@
 /** Size of a serialized progress record, bytes. */
 #define AG_DELTA_PROGRESS_LEN 28u
 /** Input bytes the decoder keeps between calls (one coded step's worst case, twice). */
-#define AG_DELTA_INBUF 192u
+#define AG_DELTA_INBUF 144u
 /** Smallest and largest block of output between model resets (log2). */
 #define AG_DELTA_BLOCK_SHIFT_MIN 12u
 #define AG_DELTA_BLOCK_SHIFT_MAX 24u
@@ -90,13 +90,21 @@ typedef int (*ag_delta_write_fn)(void *ctx, uint32_t off, const uint8_t *buf, si
 typedef void (*ag_delta_progress_fn)(void *ctx, const uint8_t rec[AG_DELTA_PROGRESS_LEN]);
 
 /** Number of adaptive probabilities in the decoder's model. */
-#define AG_DELTA_NPROBS 2048u
+#define AG_DELTA_NPROBS 1515u
 
 /** The adaptive model: probabilities and a little history. Private. */
 struct ag_delta_model {
 	uint16_t probs[AG_DELTA_NPROBS];
-	uint32_t rep[8];  /* recent deltas of address units */
+	uint8_t cnt[(AG_DELTA_NPROBS + 3) / 4]; /* 2 bits per probability: updates seen */
+	uint32_t rep[18]; /* deltas of address units: per target bucket, recent */
 	uint8_t hist[8];  /* recent bytes and diffs */
+};
+
+/** What coding needs from the header, precomputed. Private. */
+struct ag_delta_cfg {
+	uint32_t lo, hi;        /* word units' address range */
+	uint8_t flags;          /* AG_DELTA_F_* */
+	uint8_t wshift, bshift; /* bucket shifts of word and branch units */
 };
 
 /**
@@ -112,10 +120,10 @@ struct ag_delta {
 	void *ctx;
 	uint32_t old_len, page_size, slot_size;
 	struct ag_delta_header hdr;
+	struct ag_delta_cfg cfg;
 	/* private: stream position */
 	int err;
 	uint8_t phase;
-	uint8_t mode;
 	uint16_t in_len, in_pos;
 	uint32_t in_off;                 /* patch offset of in[in_pos] */
 	uint32_t blk_end;                /* patch offset where the block ends */
