@@ -51,11 +51,14 @@ function(flotilla_signing_key)
             "-I${PROJECT_SOURCE_DIR}/agent/base/include"
             "-I${FLOTILLA_HOST_MBEDTLS_INCLUDE_DIR}"
             ${srcs} "${PROJECT_SOURCE_DIR}/agent/base/src/err.c"
-            "${FLOTILLA_HOST_MBEDCRYPTO_LIBRARY}" -o "${tool}"
+            "${FLOTILLA_HOST_MBEDCRYPTO_LIBRARY}" -o "${tool}.new"
     RESULT_VARIABLE rc ERROR_VARIABLE err OUTPUT_VARIABLE err)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "cannot build ag_image_keytool with ${FLOTILLA_HOST_CC}:\n${err}")
   endif()
+  # Replace the tool only when it changed: build steps that use it (test keys,
+  # signed test images) re-run only then.
+  configure_file("${tool}.new" "${tool}" COPYONLY)
 
   if(FLOTILLA_SIGNING_KEY)
     get_filename_component(key "${FLOTILLA_SIGNING_KEY}" ABSOLUTE)

@@ -25,7 +25,12 @@
 /* Platform: calloc/free only through mbedtls_platform_set_calloc_free(). */
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_PLATFORM_NO_STD_FUNCTIONS /* no calloc/free/exit from libc */
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+/* The buffer allocator calls exit() when it finds its own heap corrupted,
+ * which only a bug can cause: ag_image hangs (the watchdog resets). */
+#define MBEDTLS_PLATFORM_EXIT_MACRO flotilla_mbedtls_exit
+void flotilla_mbedtls_exit(int status);
 
 /* Modules. */
 #define MBEDTLS_BIGNUM_C

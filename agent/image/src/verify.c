@@ -14,10 +14,18 @@
 
 #if defined(AG_IMAGE_STATIC_HEAP)
 #ifndef AG_IMAGE_CRYPTO_HEAP_SIZE
-#define AG_IMAGE_CRYPTO_HEAP_SIZE 5120
+#define AG_IMAGE_CRYPTO_HEAP_SIZE 3584
 #endif
 /* mbedTLS's heap during one signature check, and nothing else. */
 static unsigned char crypto_heap[AG_IMAGE_CRYPTO_HEAP_SIZE] __attribute__((aligned(8)));
+void flotilla_mbedtls_exit(int status)
+{
+	/* mbedTLS found its heap corrupted: never go on, wait for the watchdog. */
+	(void)status;
+	for (;;)
+		__asm__ volatile("" ::: "memory");
+}
+
 #if defined(AG_IMAGE_HEAP_STATS)
 /* Test and bench builds: lend mbedTLS only this much of crypto_heap, so a
  * test can search for the smallest heap a signature check needs. (Painting
