@@ -577,8 +577,9 @@ static volatile int smash_depth;
 __attribute__((noinline, no_sanitize("address"))) static void smash_bottom(void)
 {
 	volatile uint32_t *lo = rt_self()->stack;
-	volatile uint32_t here;
-	for (volatile uint32_t *p = lo; p < &here - 8; p++)
+	volatile uint32_t here = 0;
+	uintptr_t end = (uintptr_t)&here - 32u; /* leave this frame alone */
+	for (volatile uint32_t *p = lo; (uintptr_t)p < end; p++)
 		*p = 0x5eedf00du;
 }
 
