@@ -18,6 +18,7 @@
 #include "agent/delta_gen.h"
 
 #include "delta_format.h"
+#include "delta_gen_internal.h"
 
 /* ---- growable output ---- */
 
@@ -126,10 +127,7 @@ static uint32_t rc_direct(struct coder *c, unsigned nbits, uint32_t v)
 
 /* ---- matching ---- */
 
-/* A run of output: `copy` bytes from old[opos..] plus diffs, then `lit` literals. */
-struct seg {
-	uint32_t npos, opos, copy, lit;
-};
+#define seg ag__delta_seg
 
 struct segs {
 	struct seg *v;
@@ -312,7 +310,8 @@ static int word_range(const uint8_t *old, uint32_t on, uint32_t nn, uint32_t *re
 
 struct job {
 	const uint8_t *old, *nw;
-	uint32_t on, nn;
+	uint32_t on, nn;           /* what the segments may read and write */
+	uint32_t on_decl, nn_decl; /* what the header declares */
 	unsigned shift;
 	uint8_t flags; /* candidate flags; cfg.flags is what is coded */
 	uint32_t word_lo, word_hi;
@@ -390,16 +389,16 @@ static int encode(const struct job *j, uint8_t flags, struct buf *out)
 	}
 	if (out->oom)
 		return -ENOMEM;
-	if (out->len > df_patch_limit(j->nn, j->shift))
+	if (out->len > df_patch_limit(j->nn_decl, j->shift))
 		return -EFBIG;
 	ag_put_le32(h, DF_MAGIC);
 	h[4] = DF_VERSION;
 	h[5] = flags;
 	h[6] = (uint8_t)j->shift;
-	ag_put_le32(h + 8, j->on);
-	ag_put_le32(h + 12, ag_crc32c(0, j->old, j->on));
-	ag_put_le32(h + 16, j->nn);
-	ag_put_le32(h + 20, ag_crc32c(0, j->nw, j->nn));
+	ag_put_le32(h + 8, j->on_decl);
+	ag_put_le32(h + 12, ag_crc32c(0, j->old, j->on_decl));
+	ag_put_le32(h + 16, j->nn_decl);
+	ag_put_le32(h + 20, ag_crc32c(0, j->nw, j->nn_decl));
 	ag_put_le32(h + 24, (uint32_t)out->len);
 	ag_put_le32(h + 28, j->word_lo);
 	ag_put_le32(h + 32, j->word_hi);
@@ -412,6 +411,38 @@ int ag_delta_generate(const uint8_t *old_img, size_t old_len, const uint8_t *new
 		      size_t new_len, const struct ag_delta_gen_opts *opts, uint8_t **ret_patch,
 		      size_t *ret_patch_len)
 {
+	return ag__delta_generate_ex(old_img, old_len, new_img, new_len, opts,
+				     DF_BLOCK_SHIFT_DEFAULT, ret_patch, ret_patch_len);
+}
+
+int ag__delta_encode_segs(const uint8_t *old_img, size_t old_len, size_t old_decl,
+			  const uint8_t *new_img, size_t new_len, size_t new_decl,
+			  const struct ag__delta_seg *v, size_t n, uint8_t flags,
+			  unsigned block_shift, uint8_t **ret_patch, size_t *ret_patch_len)
+{
+	struct segs segs = { (struct seg *)(uintptr_t)v, n, n };
+	struct buf out = { 0 };
+	struct job j = {
+		.old = old_img, .nw = new_img, .on = (uint32_t)old_len, .nn = (uint32_t)new_len,
+		.on_decl = (uint32_t)old_decl, .nn_decl = (uint32_t)new_decl,
+		.shift = block_shift, .segs = &segs,
+	};
+	struct ag_delta_header h = { .old_size = (uint32_t)old_decl, .flags = flags };
+	dm_cfg_init(&j.cfg, &h);
+	int rc = encode(&j, flags, &out);
+	if (rc) {
+		free(out.p);
+		return rc;
+	}
+	*ret_patch = out.p;
+	*ret_patch_len = out.len;
+	return 0;
+}
+
+int ag__delta_generate_ex(const uint8_t *old_img, size_t old_len, const uint8_t *new_img,
+			  size_t new_len, const struct ag_delta_gen_opts *opts, unsigned block_shift,
+			  uint8_t **ret_patch, size_t *ret_patch_len)
+{
 	struct ag_delta_gen_opts defaults = { .thumb2 = -1 };
 	if ((!old_img && old_len) || (!new_img && new_len) || !ret_patch || !ret_patch_len)
 		return -EINVAL;
@@ -419,6 +450,8 @@ int ag_delta_generate(const uint8_t *old_img, size_t old_len, const uint8_t *new
 		opts = &defaults;
 	if (old_len > AG_DELTA_MAX_IMAGE || new_len > AG_DELTA_MAX_IMAGE)
 		return -EFBIG;
+	if (block_shift < AG_DELTA_BLOCK_SHIFT_MIN || block_shift > AG_DELTA_BLOCK_SHIFT_MAX)
+		return -EINVAL;
 	int32_t *sa = malloc((old_len ? old_len : 1) * sizeof(*sa));
 	struct segs segs = { 0 };
 	struct buf out = { 0 };
@@ -432,7 +465,8 @@ int ag_delta_generate(const uint8_t *old_img, size_t old_len, const uint8_t *new
 		goto fail;
 	struct job j = {
 		.old = old_img, .nw = new_img, .on = (uint32_t)old_len, .nn = (uint32_t)new_len,
-		.shift = DF_BLOCK_SHIFT_DEFAULT, .flags = 0, .segs = &segs,
+		.on_decl = (uint32_t)old_len, .nn_decl = (uint32_t)new_len,
+		.shift = block_shift, .flags = 0, .segs = &segs,
 	};
 	rc = word_range(old_img, (uint32_t)old_len, (uint32_t)new_len, &j.word_lo, &j.word_hi);
 	if (rc)
