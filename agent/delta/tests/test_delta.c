@@ -9,8 +9,8 @@
 #include <cmocka.h>
 
 #include "agent/bytes.h"
-#include "agent/crc.h"
 #include "agent/delta.h"
+#include "delta_crc.h"
 #include "agent/delta_gen.h"
 #include "agent/err.h"
 
@@ -206,7 +206,7 @@ static int apply_guarded(const uint8_t *old, size_t on, const uint8_t *patch, si
 
 static void reseal_header(uint8_t *p)
 {
-	ag_put_le32(p + AG_DELTA_HEADER_LEN - 4, ag_crc32c(0, p, AG_DELTA_HEADER_LEN - 4));
+	ag_put_le32(p + AG_DELTA_HEADER_LEN - 4, ag__delta_crc32c(0, p, AG_DELTA_HEADER_LEN - 4));
 }
 
 static void test_hostile_header(void **state)
@@ -387,6 +387,13 @@ static void test_streaming_random_chunks(void **state)
 	free(patch);
 }
 
+static void test_crc32c_check_value(void **state)
+{
+	(void)state;
+	assert_int_equal(ag__delta_crc32c(0, "123456789", 9), 0xe3069283u);
+	assert_int_equal(ag__delta_crc32c(ag__delta_crc32c(0, "1234", 4), "56789", 5), 0xe3069283u);
+}
+
 static void test_state_fits_budget(void **state)
 {
 	(void)state;
@@ -405,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_hostile_writes_past_new),
 		cmocka_unit_test(test_hostile_corruption),
 		cmocka_unit_test(test_streaming_random_chunks),
+		cmocka_unit_test(test_crc32c_check_value),
 		cmocka_unit_test(test_state_fits_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
