@@ -84,6 +84,18 @@ uint32_t ag_image_verify_want(const struct ag_image_verifier *v)
 	return v->stage_end - v->off;
 }
 
+/* What the device accepts, judged from the header alone. */
+static int check_policy(const struct ag_image_policy *pol, const struct ag_image_header *h)
+{
+	if (pol->hw_id && strncmp(h->hw_id, pol->hw_id, AG_IMAGE_HW_ID_MAX + 1) != 0)
+		return AG_EHWID;
+	if (h->security_counter < pol->min_security_counter)
+		return AG_ESECCNT;
+	if (pol->check_load_addr && h->load_addr != pol->load_addr)
+		return AG_ESLOT;
+	return AG_OK;
+}
+
 /* The fixed header is in: structure, size and policy, before any payload. */
 static int header_done(struct ag_image_verifier *v)
 {
@@ -97,13 +109,7 @@ static int header_done(struct ag_image_verifier *v)
 			 AG_IMAGE_TLV_INFO_LEN;
 	if (least > v->max_size)
 		return AG_ETOOBIG;
-	if (pol->hw_id && strncmp(h->hw_id, pol->hw_id, AG_IMAGE_HW_ID_MAX + 1) != 0)
-		return AG_EHWID;
-	if (h->security_counter < pol->min_security_counter)
-		return AG_ESECCNT;
-	if (pol->check_load_addr && h->load_addr != pol->load_addr)
-		return AG_ESLOT;
-	return AG_OK;
+	return check_policy(pol, h);
 }
 
 /* Move to the stage after the one that just ended, skipping empty ones. */
@@ -240,6 +246,39 @@ out:
 	return err;
 }
 
+/* Hash, key and signature, given the computed hash and the TLVs found;
+ * fills @p ret_info (if any) on success. Shared by both verifiers. */
+static int check_authentic(const struct ag_image_policy *pol, const uint8_t *hash,
+			   const struct ag__image_tlvs *found, const struct ag_image_header *h,
+			   uint16_t utlv_size, struct ag_image_info *ret_info)
+{
+	if (!found->hash || memcmp(found->hash, hash, AG_IMAGE_HASH_LEN) != 0)
+		return AG_EHASH;
+	uint8_t key_hash[AG_IMAGE_HASH_LEN];
+	int rc = ag_image_key_hash(pol->key, key_hash);
+	if (rc < 0)
+		return rc;
+	if (!found->key_hash || memcmp(found->key_hash, key_hash, sizeof(key_hash)) != 0)
+		return AG_EKEY;
+	if (!found->sig)
+		return AG_ESIG;
+	rc = check_signature(pol->key, hash, found->sig);
+	if (rc < 0)
+		return rc;
+	if (ret_info) {
+		memset(ret_info, 0, sizeof(*ret_info));
+		ret_info->hdr = *h;
+		ret_info->ptlv_off = (uint32_t)h->hdr_size + h->payload_size;
+		ret_info->utlv_off = ret_info->ptlv_off + h->ptlv_size;
+		ret_info->utlv_size = utlv_size;
+		ret_info->total_size = ret_info->utlv_off + utlv_size;
+		memcpy(ret_info->hash, hash, AG_IMAGE_HASH_LEN);
+		memcpy(ret_info->key_hash, key_hash, sizeof(key_hash));
+		ret_info->has_hash = ret_info->has_key_hash = ret_info->has_sig = 1;
+	}
+	return AG_OK;
+}
+
 int ag_image_verify_finish(struct ag_image_verifier *v, struct ag_image_info *ret_info)
 {
 	if (!v)
@@ -262,59 +301,60 @@ int ag_image_verify_finish(struct ag_image_verifier *v, struct ag_image_info *re
 	if (ag__sha256_finish(&v->sha, hash) != 0)
 		return fail(v, AG_EIO);
 	mbedtls_sha256_free(&v->sha);
-	if (!found.hash || memcmp(found.hash, hash, sizeof(hash)) != 0)
-		return fail(v, AG_EHASH);
-
-	uint8_t key_hash[AG_IMAGE_HASH_LEN];
-	rc = ag_image_key_hash(v->pol->key, key_hash);
-	if (rc < 0)
-		return fail(v, rc);
-	if (!found.key_hash || memcmp(found.key_hash, key_hash, sizeof(key_hash)) != 0)
-		return fail(v, AG_EKEY);
-
-	if (!found.sig)
-		return fail(v, AG_ESIG);
-	rc = check_signature(v->pol->key, hash, found.sig);
-	if (rc < 0)
-		return fail(v, rc);
-
-	if (ret_info) {
-		memset(ret_info, 0, sizeof(*ret_info));
-		ret_info->hdr = *h;
-		ret_info->ptlv_off = (uint32_t)h->hdr_size + h->payload_size;
-		ret_info->utlv_off = ret_info->ptlv_off + h->ptlv_size;
-		ret_info->utlv_size = v->utlv_size;
-		ret_info->total_size = v->off;
-		memcpy(ret_info->hash, hash, sizeof(hash));
-		memcpy(ret_info->key_hash, key_hash, sizeof(key_hash));
-		ret_info->has_hash = ret_info->has_key_hash = ret_info->has_sig = 1;
-	}
+	rc = check_authentic(v->pol, hash, &found, h, v->utlv_size, ret_info);
 	/* Done for good: a second finish() must not pass on a freed context. */
-	v->err = AG_ESTATE;
-	return AG_OK;
+	v->err = rc == AG_OK ? AG_ESTATE : rc;
+	return rc;
 }
 
+/*
+ * Memory-mapped: the same checks in the same order as the streaming verifier
+ * (so the same input gets the same verdict; the tests and the fuzzer hold
+ * them to it), but reading the slot in place: one hash pass over flash, the
+ * TLVs parsed where they lie, a few hundred bytes of stack.
+ */
 int ag_image_verify_mem(const uint8_t *img, size_t len, const struct ag_image_policy *pol,
 			struct ag_image_info *ret_info)
 {
-	if (!img)
+	if (!img || !pol || !pol->key)
 		return AG_EINVAL;
-	struct ag_image_verifier v;
-	int rc = ag_image_verify_init(&v, pol);
-	size_t off = 0;
-	while (rc == AG_OK) {
-		uint32_t want = ag_image_verify_want(&v);
-		if (want == 0)
-			break;
-		if (want > len - off) {
-			rc = AG_ETRUNC;
-			break;
-		}
-		rc = ag_image_verify_update(&v, img + off, want);
-		off += want;
+	uint32_t max = pol->max_size ? pol->max_size : AG_IMAGE_SIZE_MAX;
+	struct ag_image_header h;
+	int rc = ag_image_parse_header(img, len, &h);
+	if (rc < 0)
+		return rc;
+	uint32_t ptlv_off = (uint32_t)h.hdr_size + h.payload_size;
+	uint32_t utlv_off = ptlv_off + h.ptlv_size;
+	if (utlv_off + AG_IMAGE_TLV_INFO_LEN > max)
+		return AG_ETOOBIG;
+	rc = check_policy(pol, &h);
+	if (rc < 0)
+		return rc;
+
+	if (h.ptlv_size) {
+		if (len < (size_t)utlv_off)
+			return AG_ETRUNC;
+		rc = ag__image_scan_tlvs(img + ptlv_off, h.ptlv_size, AG_IMAGE_PTLV_MAGIC, NULL);
+		if (rc < 0)
+			return rc;
 	}
-	if (rc == AG_OK)
-		rc = ag_image_verify_finish(&v, ret_info);
-	mbedtls_sha256_free(&v.sha);
-	return rc;
+	if (len < (size_t)utlv_off + AG_IMAGE_TLV_INFO_LEN)
+		return AG_ETRUNC;
+	uint16_t ulen;
+	rc = ag__image_tlv_info(img + utlv_off, AG_IMAGE_UTLV_MAGIC, AG_IMAGE_UTLV_MAX, &ulen);
+	if (rc < 0)
+		return rc;
+	if (utlv_off + ulen > max)
+		return AG_ETOOBIG;
+	if (len < (size_t)utlv_off + ulen)
+		return AG_ETRUNC;
+	struct ag__image_tlvs found;
+	rc = ag__image_scan_tlvs(img + utlv_off, ulen, AG_IMAGE_UTLV_MAGIC, &found);
+	if (rc < 0)
+		return rc;
+
+	uint8_t hash[AG_IMAGE_HASH_LEN];
+	if (ag__sha256(img, utlv_off, hash, 0) != 0)
+		return AG_EIO;
+	return check_authentic(pol, hash, &found, &h, ulen, ret_info);
 }
