@@ -143,7 +143,7 @@ static void test_help_and_usage(void **state)
 	}
 	assert_int_equal(run("help image sign"), 0);
 	assert_out_contains("out.txt", "usage: flotilla image sign");
-	assert_int_equal(run(""), 2);
+	assert_int_equal(run("%s", ""), 2); /* no command at all */
 	assert_int_equal(run("nosuch"), 2);
 	assert_int_equal(run("image"), 2);
 	assert_int_equal(run("image nosuch"), 2);
