@@ -23,7 +23,7 @@ flotilla_target_warnings(ag_image_m4_check)
 # Size probe: with and without a verify call; text difference = cost.
 foreach(v base verify)
   add_executable(ag_image_m4_size_${v} ${_m4}/size.c ${_m4}/startup.c)
-  target_link_libraries(ag_image_m4_size_${v} PRIVATE ag_image_key)
+  target_link_libraries(ag_image_m4_size_${v} PRIVATE ag_image ag_image_key)
   target_link_options(ag_image_m4_size_${v} PRIVATE ${_m4_link})
   set_target_properties(ag_image_m4_size_${v} PROPERTIES SUFFIX .elf)
   flotilla_target_warnings(ag_image_m4_size_${v})

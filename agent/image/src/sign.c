@@ -254,7 +254,7 @@ int ag_image_key_write_c(const struct ag_image_key *key, const char *symbol, cha
 		   " * key hash (SHA-256 of the point): ");
 	for (size_t i = 0; i < sizeof(kh); i++)
 		fprintf(f, "%02x", kh[i]);
-	fprintf(f, "\n */\n#include \"agent/image.h\"\n\n"
+	fprintf(f, "\n */\n#include \"agent/image_pubkey.h\"\n\n"
 		   "const struct ag_image_pubkey %s = {\n\t.point = {",
 		symbol);
 	for (size_t i = 0; i < sizeof(pub.point); i++)

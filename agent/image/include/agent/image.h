@@ -28,6 +28,7 @@
 #include <mbedtls/sha256.h>
 
 #include "agent/err.h"
+#include "agent/image_pubkey.h"
 
 /** "FLIM" as read little-endian from the first four bytes. */
 #define AG_IMAGE_MAGIC 0x4d494c46u
@@ -62,8 +63,6 @@
 
 /** SHA-256 digest length. */
 #define AG_IMAGE_HASH_LEN 32u
-/** Uncompressed P-256 public point: 0x04 || X || Y. */
-#define AG_IMAGE_PUBKEY_LEN 65u
 /** Raw ECDSA P-256 signature: r || s, big-endian, 32 bytes each. */
 #define AG_IMAGE_SIG_LEN 64u
 
@@ -113,11 +112,6 @@ struct ag_image_info {
 	uint8_t has_hash;     /**< the SHA256 TLV is present */
 	uint8_t has_key_hash; /**< the KEYHASH TLV is present */
 	uint8_t has_sig;      /**< the ECDSA_P256 TLV is present */
-};
-
-/** A trusted public key: an uncompressed P-256 point. */
-struct ag_image_pubkey {
-	uint8_t point[AG_IMAGE_PUBKEY_LEN]; /**< 0x04 || X || Y */
 };
 
 /** What a verifier accepts. */
