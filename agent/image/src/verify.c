@@ -1,4 +1,4 @@
-/* Image verification: streaming hash, policy, key and ECDSA P-256 signature. */
+/* Image verification, in place or streamed: bounds, policy, hash, key, ECDSA P-256. */
 #include <string.h>
 
 #include <mbedtls/bignum.h>
@@ -18,6 +18,7 @@
 #endif
 /* mbedTLS's heap during one signature check, and nothing else. */
 static unsigned char crypto_heap[AG_IMAGE_CRYPTO_HEAP_SIZE] __attribute__((aligned(8)));
+
 void flotilla_mbedtls_exit(int status)
 {
 	/* mbedTLS found its heap corrupted: never go on, wait for the watchdog. */

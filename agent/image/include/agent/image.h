@@ -15,9 +15,10 @@
  * This part is freestanding: no malloc, no stdio. Functions return 0 or a
  * negative @ref ag_err. Output parameters are written only on success.
  * On the device the signature check borrows a static buffer as mbedTLS's
- * heap for the duration of one ag_image_verify_finish(); calls must not
- * overlap (one verifier at a time per image in flight is fine; only finish()
- * uses the crypto heap, and it never yields).
+ * heap for the duration of one ag_image_verify_mem() or
+ * ag_image_verify_finish(); those calls must not overlap. Streaming
+ * verifiers may be in flight side by side: only finish() uses the crypto
+ * heap, and it never yields.
  */
 #ifndef AGENT_IMAGE_H
 #define AGENT_IMAGE_H
