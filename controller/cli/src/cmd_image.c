@@ -488,7 +488,13 @@ static int cmd_verify(const struct ctl_cli_call *call, int argc, char **argv)
 						    json_integer((json_int_t)(len - info.total_size)));
 			}
 		} else {
-			j = json_pack("{s:s}", "file", file);
+			/* Refused: still show what the image claims, when it parses
+			 * (e.g. the hardware id it was built for). */
+			struct ag_image_info claimed;
+			if (ag_image_parse(img, len, &claimed) == AG_OK)
+				j = info_json(file, &claimed);
+			else
+				j = json_pack("{s:s}", "file", file);
 		}
 		if (!j)
 			return CTL_EXIT_INTERNAL;

@@ -185,6 +185,7 @@ static void test_keygen_sign_verify_tamper_inspect(void **state)
 	j = out_json();
 	assert_false(json_is_true(json_object_get(j, "verified")));
 	assert_string_equal(jstr(j, "error_code"), "AG_EHWID");
+	assert_string_equal(jstr(j, "hw_id"), "mps2-an386"); /* what the image claims */
 	json_decref(j);
 	assert_int_equal(run("image verify --key k.pub --min-security-counter 8 -o json app.img"), 1);
 	j = out_json();
