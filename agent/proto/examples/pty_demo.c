@@ -453,8 +453,12 @@ static int run(struct ep *e, bool device)
 		poll(&p, 1, wait > 20 ? 20 : (int)wait);
 		while ((n = read(e->fd, buf, sizeof(buf))) > 0)
 			ag_link_input(&e->link, buf, (size_t)n, now_ms());
-		if (n < 0 && errno != EAGAIN)
-			return device ? 0 : 1; /* the gateway hung up: the demo is over */
+		if (n == 0 || (n < 0 && errno != EAGAIN))
+			e->done = true; /* the other side hung up */
+	}
+	if (!device && !e->rebooted) {
+		say(e, "the device hung up early");
+		e->failed = true;
 	}
 	{
 		const struct ag_link_stats *s = &e->link.stats;
