@@ -14,7 +14,7 @@
 
 #if defined(AG_IMAGE_STATIC_HEAP)
 #ifndef AG_IMAGE_CRYPTO_HEAP_SIZE
-#define AG_IMAGE_CRYPTO_HEAP_SIZE 3584
+#define AG_IMAGE_CRYPTO_HEAP_SIZE 4096
 #endif
 /* mbedTLS's heap during one signature check, and nothing else. */
 static unsigned char crypto_heap[AG_IMAGE_CRYPTO_HEAP_SIZE] __attribute__((aligned(8)));
