@@ -33,15 +33,18 @@ if cmake --preset release -S "$top" -B "$rel" >/dev/null 2>&1 &&
     "$(lib "$rel" ag_delta_gen)" "$(lib "$rel" ag_delta)" "$(lib "$rel" ag_base)" \
     $(pkg-config --libs libdivsufsort)
   apply_obj=$(lib "$m4" ag_delta)
+  crc_obj=$(find "$m4" -path '*ag_base.dir*' -name 'crc.c.obj' | head -n1)
 else
   echo "delta bench: the tree does not configure; compiling the delta sources directly" >&2
   cc -O3 -DNDEBUG -std=gnu11 -o "$work/delta_tool" "$top/tests/bench/delta/delta_tool.c" \
     "$top/agent/delta/src/delta_gen.c" "$top/agent/delta/src/delta_apply.c" \
-    "$top/agent/base/src/err.c" "${inc[@]}" \
+    "$top/agent/base/src/err.c" "$top/agent/base/src/crc.c" "${inc[@]}" \
     $(pkg-config --libs libdivsufsort)
   arm-none-eabi-gcc "${m4flags[@]}" "${inc[@]}" -c "$top/agent/delta/src/delta_apply.c" \
     -o "$work/delta_apply.c.obj"
+  arm-none-eabi-gcc "${m4flags[@]}" "${inc[@]}" -c "$top/agent/base/src/crc.c" -o "$work/crc.c.obj"
   apply_obj=$work/delta_apply.c.obj
+  crc_obj=$work/crc.c.obj
 fi
 
 now() { date +%s.%N; }
@@ -93,5 +96,5 @@ echo "bench: delta_apply_state_bytes $((state - page)) bytes"
 echo "bench: delta_apply_ram_bytes $state bytes"
 
 # Apply code: the decoder's object (CRC-32C included), -Os Thumb-2.
-text=$(arm-none-eabi-size "$apply_obj" | awk '/delta_apply/ { t += $1 } END { print t }')
+text=$(arm-none-eabi-size "$apply_obj" "$crc_obj" | awk '/delta_apply|crc/ { t += $1 } END { print t }')
 echo "bench: delta_apply_text_bytes $text bytes"

@@ -11,7 +11,7 @@
 
 #include "agent/bytes.h"
 #include "agent/delta.h"
-#include "delta_crc.h"
+#include "agent/crc.h"
 
 #define OLD_LEN 4096u
 #define SLOT 8192u
@@ -61,9 +61,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run(old, p, size, size ? size : 1, 256);
 	if (size >= AG_DELTA_HEADER_LEN) {
 		ag_put_le32(p + 8, OLD_LEN);
-		ag_put_le32(p + 12, ag__delta_crc32c(0, old, OLD_LEN));
+		ag_put_le32(p + 12, ag_crc32c(0, old, OLD_LEN));
 		ag_put_le32(p + 24, (uint32_t)size);
-		ag_put_le32(p + AG_DELTA_HEADER_LEN - 4, ag__delta_crc32c(0, p, AG_DELTA_HEADER_LEN - 4));
+		ag_put_le32(p + AG_DELTA_HEADER_LEN - 4, ag_crc32c(0, p, AG_DELTA_HEADER_LEN - 4));
 		unsigned sel = size > AG_DELTA_HEADER_LEN ? data[AG_DELTA_HEADER_LEN] : 0;
 		run(old, p, size, 1u + (sel & 63u) * 7u, 16u << (sel >> 6));
 	}

@@ -10,26 +10,8 @@
 #include "agent/delta.h"
 #include "agent/err.h"
 
-#include "delta_crc.h"
+#include "agent/crc.h"
 #include "delta_format.h"
-
-uint32_t ag__delta_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-	static const uint32_t t[16] = {
-		0x00000000u, 0x105ec76fu, 0x20bd8edeu, 0x30e349b1u,
-		0x417b1dbcu, 0x5125dad3u, 0x61c69362u, 0x7198540du,
-		0x82f63b78u, 0x92a8fc17u, 0xa24bb5a6u, 0xb21572c9u,
-		0xc38d26c4u, 0xd3d3e1abu, 0xe330a81au, 0xf36e6f75u,
-	};
-	const uint8_t *p = buf;
-	crc = ~crc;
-	while (len--) {
-		crc ^= *p++;
-		crc = (crc >> 4) ^ t[crc & 15u];
-		crc = (crc >> 4) ^ t[crc & 15u];
-	}
-	return ~crc;
-}
 
 /* The range decoder works straight on the state. */
 struct coder {
@@ -129,7 +111,7 @@ int ag_delta_read_header(const uint8_t *p, size_t len, struct ag_delta_header *r
 	h.word_lo = ag_get_le32(p + 28);
 	h.word_hi = ag_get_le32(p + 32);
 	h.crc = ag_get_le32(p + DF_HEADER_LEN - 4);
-	if (ag__delta_crc32c(0, p, DF_HEADER_LEN - 4) != h.crc)
+	if (ag_crc32c(0, p, DF_HEADER_LEN - 4) != h.crc)
 		return AG_EPATCH;
 	if ((h.flags & ~DF_FLAGS_KNOWN) || p[7] != 0 || ag_get_le32(p + 36) != 0 ||
 	    ag_get_le32(p + 40) != 0 || shift < AG_DELTA_BLOCK_SHIFT_MIN ||
@@ -174,7 +156,7 @@ static void make_record(const struct ag_delta *d, uint8_t rec[AG_DELTA_PROGRESS_
 	ag_put_le32(rec + 12, d->blk_out_off);
 	ag_put_le32(rec + 16, d->blk_crc);
 	ag_put_le32(rec + 20, d->out_done);
-	ag_put_le32(rec + 24, ag__delta_crc32c(0, rec, 24));
+	ag_put_le32(rec + 24, ag_crc32c(0, rec, 24));
 }
 
 void ag_delta_progress(const struct ag_delta *d, uint8_t rec[AG_DELTA_PROGRESS_LEN])
@@ -203,7 +185,7 @@ static int flush_page(struct ag_delta *d)
 	if (n == 0)
 		n = d->page_size;
 	uint32_t start = d->out_pos - n;
-	d->out_crc = ag__delta_crc32c(d->out_crc, d->page, n);
+	d->out_crc = ag_crc32c(d->out_crc, d->page, n);
 	if (start >= d->skip_until) {
 		int rc = d->write(d->ctx, start, d->page, n);
 		if (rc)
@@ -236,7 +218,7 @@ static int check_header(struct ag_delta *d)
 		return rc;
 	if (d->hdr.new_size > d->slot_size)
 		return AG_ENOSPC;
-	if (d->hdr.old_size != d->old_len || ag__delta_crc32c(0, d->old, d->old_len) != d->hdr.old_crc)
+	if (d->hdr.old_size != d->old_len || ag_crc32c(0, d->old, d->old_len) != d->hdr.old_crc)
 		return AG_EPATCHBASE;
 	if (d->page_size > d->hdr.block_size)
 		return AG_EINVAL;
@@ -395,7 +377,7 @@ int ag_delta_resume(struct ag_delta *d, const uint8_t rec[AG_DELTA_PROGRESS_LEN]
 	if (d->phase != PH_BLOCK || d->out_pos != 0 || d->in_off != DF_HEADER_LEN ||
 	    d->in_len != d->in_pos)
 		return AG_ESTATE;
-	if (ag__delta_crc32c(0, rec, 24) != ag_get_le32(rec + 24) || ag_get_le32(rec + 4) != DF_PROGRESS_TAG)
+	if (ag_crc32c(0, rec, 24) != ag_get_le32(rec + 24) || ag_get_le32(rec + 4) != DF_PROGRESS_TAG)
 		return AG_ECRC;
 	if (ag_get_le32(rec) != d->hdr.crc)
 		return AG_EPATCHBASE;

@@ -14,7 +14,7 @@
 
 #include "agent/bytes.h"
 #include "agent/delta.h"
-#include "delta_crc.h"
+#include "agent/crc.h"
 #include "agent/delta_gen.h"
 
 #include "delta_format.h"
@@ -396,13 +396,13 @@ static int encode(const struct job *j, uint8_t flags, struct buf *out)
 	h[5] = flags;
 	h[6] = (uint8_t)j->shift;
 	ag_put_le32(h + 8, j->on_decl);
-	ag_put_le32(h + 12, ag__delta_crc32c(0, j->old, j->on_decl));
+	ag_put_le32(h + 12, ag_crc32c(0, j->old, j->on_decl));
 	ag_put_le32(h + 16, j->nn_decl);
-	ag_put_le32(h + 20, ag__delta_crc32c(0, j->nw, j->nn_decl));
+	ag_put_le32(h + 20, ag_crc32c(0, j->nw, j->nn_decl));
 	ag_put_le32(h + 24, (uint32_t)out->len);
 	ag_put_le32(h + 28, j->word_lo);
 	ag_put_le32(h + 32, j->word_hi);
-	ag_put_le32(h + DF_HEADER_LEN - 4, ag__delta_crc32c(0, h, DF_HEADER_LEN - 4));
+	ag_put_le32(h + DF_HEADER_LEN - 4, ag_crc32c(0, h, DF_HEADER_LEN - 4));
 	memcpy(out->p, h, sizeof(h));
 	return 0;
 }

@@ -18,7 +18,7 @@
 
 #include "agent/bytes.h"
 #include "agent/delta.h"
-#include "delta_crc.h"
+#include "agent/crc.h"
 #include "agent/err.h"
 
 #include "delta_gen_internal.h"
@@ -232,7 +232,7 @@ static void test_resume_refuses_foreign_record(void **state)
 	assert_int_equal(ag_delta_feed(&d, p.patch, AG_DELTA_HEADER_LEN), 0);
 	ag_delta_progress(&d, rec);
 	rec[0] ^= 1; /* another patch's identity, CRC redone */
-	ag_put_le32(rec + 24, ag__delta_crc32c(0, rec, 24));
+	ag_put_le32(rec + 24, ag_crc32c(0, rec, 24));
 	assert_int_equal(ag_delta_resume(&d, rec, &off), AG_EPATCHBASE);
 	rec[3] ^= 1; /* torn */
 	assert_int_equal(ag_delta_resume(&d, rec, &off), AG_ECRC);
