@@ -14,6 +14,6 @@ m4=$(bench_dir cortex-m4)
 text=$(arm-none-eabi-size -t "$m4/agent/proto/libag_proto.a" | awk '/TOTALS/ {print $1}')
 crc=$(arm-none-eabi-size "$m4/agent/base/CMakeFiles/ag_base.dir/src/crc.c.obj" | awk 'NR==2 {print $1}')
 echo "bench: agent_proto_text_bytes $((text + crc)) bytes"
-ram=$(arm-none-eabi-nm -S "$m4/agent/proto/CMakeFiles/ag_proto_footprint.dir/tests/footprint.c.obj" |
-      awk '$4 == "ag_link_footprint" {print strtonum("0x" $2)}')
-echo "bench: agent_link_ram_bytes $ram bytes"
+hex=$(arm-none-eabi-nm -S "$m4/agent/proto/CMakeFiles/ag_proto_footprint.dir/tests/footprint.c.obj" |
+      awk '$4 == "ag_link_footprint" {print $2}')
+echo "bench: agent_link_ram_bytes $((16#$hex)) bytes"
