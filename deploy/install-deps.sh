@@ -23,6 +23,7 @@ packages=(
   libsqlite3-dev sqlite3 libgit2-dev libyaml-dev libdivsufsort-dev
   # servers and peers used by tests and benches
   prometheus etcd-server etcd-client bsdiff xdelta3 xz-utils zstd
+  prometheus-node-exporter wrk
   # apt-get source
   dpkg-dev
 )
@@ -70,6 +71,7 @@ if [ $need_src -eq 1 ]; then
   echo "install-deps: fetching mbedtls source into $deps_dir" >&2
   mkdir -p "$deps_dir"
   tmp=$(mktemp -d "$deps_dir/src.XXXXXX")
+  chmod 755 "$tmp" # apt-get source downloads as the _apt user
   (cd "$tmp" && apt-get source -qq mbedtls >&2)
   src=$(find "$tmp" -mindepth 1 -maxdepth 1 -type d -name 'mbedtls-*' | head -n 1)
   [ -n "$src" ] || { echo "install-deps: apt-get source mbedtls gave no tree" >&2; exit 1; }
