@@ -172,9 +172,9 @@ static void send_n(int n, uint8_t first)
 	}
 }
 
-static void test_retransmit_on_timeout(void **state)
+/* Both ends up; end 0's frames then go through dropping_write. */
+static void up_with_dropper(void)
 {
-	(void)state;
 	setup_sim(&fast, 4);
 	ag_link_open(&S.end[0].link, 0);
 	assert_true(sim_run(&S, 1000000, both_up, NULL, NULL));
@@ -183,6 +183,12 @@ static void test_retransmit_on_timeout(void **state)
 	drop_ops.write = dropping_write;
 	S.end[0].link.ops = &drop_ops;
 	writes_seen = 0;
+}
+
+static void test_retransmit_on_timeout(void **state)
+{
+	(void)state;
+	up_with_dropper();
 	drop_at = 0; /* the only frame: no later frame reveals the gap, so only the timer helps */
 	send_n(1, 10);
 	assert_true(sim_run(&S, S.now_us + 5000000, a_idle, NULL, NULL));
@@ -195,14 +201,7 @@ static void test_retransmit_on_timeout(void **state)
 static void test_nak_fast_retransmit(void **state)
 {
 	(void)state;
-	setup_sim(&fast, 4);
-	ag_link_open(&S.end[0].link, 0);
-	assert_true(sim_run(&S, 1000000, both_up, NULL, NULL));
-	drop_ops = *S.end[0].link.ops;
-	real_write = drop_ops.write;
-	drop_ops.write = dropping_write;
-	S.end[0].link.ops = &drop_ops;
-	writes_seen = 0;
+	up_with_dropper();
 	drop_at = 1; /* the second of four */
 	uint64_t t0 = S.now_us;
 	send_n(4, 20);
