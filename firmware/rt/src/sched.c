@@ -32,7 +32,10 @@ static uint32_t sys_stack[RT_CFG_SYS_STACK_BYTES / 4]
 static uint32_t idle_stack[RT_CFG_IDLE_STACK_BYTES / 4]
 	__attribute__((aligned(RT_PORT_STACK_ALIGN)));
 static struct rt_co sys_co, idle_co, main_co;
-static uint32_t main_canary;
+/* The main context's "stack bottom": with an MPU guard, the block the guard
+ * covers while main runs, so it must hold nothing else. */
+static uint32_t main_canary[RT_PORT_GUARD_BYTES ? RT_PORT_GUARD_BYTES / 4 : 1]
+	__attribute__((aligned(RT_PORT_GUARD_BYTES ? RT_PORT_GUARD_BYTES : 4)));
 static struct rt_hooks hooks;
 
 /* The coroutine entry/argument, kept beside the pool rather than in the
@@ -575,6 +578,9 @@ static void special_init(struct rt_co *co, const char *name, unsigned level, rt_
 
 void rt_init(const struct rt_hooks *h)
 {
+#ifdef RT_PORT_HAS_INIT
+	rt__port_init(); /* before main_canary is written: it may be guarded */
+#endif
 	memset(&rt__s, 0, sizeof(rt__s));
 	memset(pool, 0, sizeof(pool));
 #if RT_CFG_STACK_POOL > 0
@@ -599,8 +605,8 @@ void rt_init(const struct rt_hooks *h)
 	rt__s.sys = &sys_co;
 	rt__s.idle = &idle_co;
 	memset(&main_co, 0, sizeof(main_co));
-	main_canary = RT_STACK_CANARY;
-	main_co.stack = &main_canary;
+	main_canary[0] = RT_STACK_CANARY;
+	main_co.stack = main_canary;
 	main_co.name = "main";
 }
 

@@ -91,7 +91,8 @@ int main(void)
 	(void)rt_run();
 	/* x100 fixed point: (ticks * 40 insns) / (2 switches per round trip) */
 	uint64_t x100 = ((uint64_t)(pp_ticks - empty) * INSNS_PER_TICK * 100u) / (2u * ROUNDS);
-	snprintf(line, sizeof(line), "bench: rt_switch_insns %lu.%02lu insns\n",
+	snprintf(line, sizeof(line), "bench: %s %lu.%02lu insns\n",
+		 RT_PORT_GUARD_BYTES ? "rt_switch_insns_mpu_guard" : "rt_switch_insns",
 		 (unsigned long)(x100 / 100u), (unsigned long)(x100 % 100u));
 	mps2_semi_puts(line);
 

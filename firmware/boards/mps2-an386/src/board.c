@@ -249,7 +249,22 @@ void mps2__fault(uint32_t *frame, uint32_t kind)
 {
 	char msg[128];
 	struct rt_co *co = rt_self();
-	uint32_t addr = SCB_CFSR & 0x80u ? SCB_MMFAR : SCB_CFSR & 0x8000u ? SCB_BFAR : 0u;
+	uint32_t cfsr = SCB_CFSR;
+	uint32_t addr = cfsr & 0x80u ? SCB_MMFAR : cfsr & 0x8000u ? SCB_BFAR : 0u;
+	/* The runtime's MPU guard (RT_CFG_MPU_GUARD): a write into the running
+	 * coroutine's guard block (MMARVALID), or exception stacking that ran
+	 * into it (MSTKERR), is a stack overflow, caught before it went below
+	 * the stack. This handler runs on its own MSP stack. */
+	if (co && RT_PORT_GUARD_BYTES &&
+	    (((cfsr & 0x80u) && addr - (uint32_t)(uintptr_t)co->stack < RT_PORT_GUARD_BYTES) ||
+	     (cfsr & 0x10u))) {
+		struct rt_fault f = {
+			.code = AG_ESTACK, .co = co, .name = co->name ? co->name : "?",
+			.stack_bytes = co->stack_words * 4u, .depth_bytes = co->stack_words * 4u,
+			.fault_addr = addr,
+		};
+		mps2_fatal(&f);
+	}
 	record(AG_EIO, co ? co->name : "irq", co ? co->stack_words * 4u : 0u, 0, addr);
 	snprintf(msg, sizeof(msg), "FATAL cpu fault %lu: cfsr %08lx pc %08lx addr %08lx\r\n",
 		 (unsigned long)kind, (unsigned long)SCB_CFSR, (unsigned long)frame[6],

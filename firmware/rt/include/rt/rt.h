@@ -91,11 +91,13 @@ typedef void (*rt_entry_t)(void *arg);
 /**
  * @brief Defines a static, suitably aligned stack for rt_spawn.
  * @param name  the array's name
- * @param bytes its size; rounded up to a multiple of 16
+ * @param bytes its size; rounded up to a multiple of 16 (of 32 with an MPU guard)
  */
 #define RT_STACK_DEFINE(name, bytes)                                                 \
-	static uint32_t name[(((bytes) + 15u) / 16u) * 4u]                            \
+	static uint32_t name[(((bytes) + RT__STACK_ROUND - 1u) / RT__STACK_ROUND) *      \
+			     (RT__STACK_ROUND / 4u)]                                     \
 		__attribute__((aligned(RT_PORT_STACK_ALIGN)))
+#define RT__STACK_ROUND (RT_PORT_STACK_ALIGN > 16 ? RT_PORT_STACK_ALIGN : 16)
 
 /** What the fatal hook is told. */
 struct rt_fault {

@@ -10,6 +10,33 @@
 #ifndef RT_CFG_FPU_SAVE
 #define RT_CFG_FPU_SAVE 0
 #endif
+#ifndef RT_CFG_MPU_GUARD
+#define RT_CFG_MPU_GUARD 0
+#endif
+#ifndef RT_CFG_HANDLER_STACK_BYTES
+#define RT_CFG_HANDLER_STACK_BYTES 1536
+#endif
+
+#ifndef RT_CFG_MPU_GUARD_BYTES
+#define RT_CFG_MPU_GUARD_BYTES 128
+#endif
+#if RT_CFG_MPU_GUARD_BYTES == 32
+#define GUARD_SIZE 4
+#elif RT_CFG_MPU_GUARD_BYTES == 64
+#define GUARD_SIZE 5
+#elif RT_CFG_MPU_GUARD_BYTES == 128
+#define GUARD_SIZE 6
+#else
+#define GUARD_SIZE 7
+#endif
+
+#define MPU_CTRL 0xE000ED94
+#define MPU_RBAR 0xE000ED9C
+#define GUARD_REGION 7
+#define RBAR_VALID 0x10
+/* XN, AP = privileged read-only (0b101), normal write-back memory (C, B),
+ * SIZE = 2^(GUARD_SIZE + 1) bytes, enable */
+#define GUARD_RASR ((1 << 28) | (5 << 24) | (1 << 17) | (1 << 16) | (GUARD_SIZE << 1) | 1)
 
 /* Offsets checked by _Static_assert in src/sched.c. */
 #define CO_NEXT 4
@@ -54,11 +81,58 @@ rt__port_switch:
 #endif
 	str	sp, [r0]
 	ldr	sp, [r1]
+#if RT_CFG_MPU_GUARD
+	ldr	r2, [r1, #CO_STACK]		/* guard the incoming stack's bottom */
+	orr	r2, r2, #(RBAR_VALID | GUARD_REGION)
+	ldr	r3, =MPU_RBAR
+	str	r2, [r3]
+#endif
 #if RT_CFG_FPU_SAVE
 	vpop	{s16-s31}
 #endif
 	pop	{r4-r11, pc}
 	.size	rt__port_switch, .-rt__port_switch
+
+#if RT_CFG_MPU_GUARD
+/* void rt__port_init(void): region 7 guards address 0 until the first
+ * switch; the MPU is on with the default map for privileged code; thread
+ * mode runs on PSP from here on, handlers on their own MSP stack. */
+	.globl	rt__port_init
+	.type	rt__port_init, %function
+	.p2align 2
+	.thumb_func
+rt__port_init:
+	ldr	r0, =MPU_CTRL
+	movs	r1, #0
+	str	r1, [r0]			/* off while the region changes */
+	ldr	r2, =MPU_RBAR
+	movs	r1, #(RBAR_VALID | GUARD_REGION)	/* base 0 */
+	str	r1, [r2]
+	ldr	r1, =GUARD_RASR
+	str	r1, [r2, #4]			/* MPU_RASR */
+	movs	r1, #5				/* ENABLE | PRIVDEFENA */
+	str	r1, [r0]
+	dsb
+	isb
+	mrs	r0, control
+	tst	r0, #2
+	bne	1f				/* already on PSP */
+	mov	r1, sp
+	msr	psp, r1
+	orr	r0, r0, #2
+	msr	control, r0
+	isb
+	ldr	r1, =rt__handler_stack + RT_CFG_HANDLER_STACK_BYTES
+	msr	msp, r1
+1:	bx	lr
+	.size	rt__port_init, .-rt__port_init
+
+	.bss
+	.p2align 3
+rt__handler_stack:
+	.space	RT_CFG_HANDLER_STACK_BYTES
+	.text
+#endif
 
 /* First return address of every coroutine. */
 	.type	rt__port_entry, %function

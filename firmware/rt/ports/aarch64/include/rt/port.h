@@ -15,6 +15,8 @@
 #define RT_PORT_NAME "aarch64"
 /** Alignment of stacks and their top. */
 #define RT_PORT_STACK_ALIGN 16
+/** No MPU guard on this port. */
+#define RT_PORT_GUARD_BYTES 0
 /** Smallest stack rt_spawn accepts. */
 #define RT_PORT_STACK_MIN 512
 
