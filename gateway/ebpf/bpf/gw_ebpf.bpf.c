@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The gateway's probes: device-link I/O latency (syscall tracepoints),
+ * TCP smoothed RTT (tcp_probe) and run-queue delay of the gateway's threads
+ * (sched_wakeup/sched_switch). All are tp_btf programs, filtered to the
+ * gateway's tgid (set in rodata before load) or to the sockets it watches.
+ * Histograms are per-CPU arrays whose cells are never deleted. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "gw_ebpf_shared.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u32 target_tgid = 0;
+/* Syscall numbers of this architecture, filled in by the loader. */
+const volatile long nr_read = -1, nr_readv = -1, nr_recvfrom = -1, nr_recvmsg = -1;
+const volatile long nr_write = -1, nr_writev = -1, nr_sendto = -1, nr_sendmsg = -1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GW_EBPF_K_TRANSPORTS * GW_EBPF_K_GROUPS);
+	__type(key, __u32);
+	__type(value, struct gw_ebpf_k_hist);
+} link_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GW_EBPF_K_PEERS * GW_EBPF_K_GROUPS);
+	__type(key, __u32);
+	__type(value, struct gw_ebpf_k_hist);
+} rtt_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct gw_ebpf_k_hist);
+} sched_hist SEC(".maps");
+
+/* fd of the gateway -> link state; resized by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct gw_ebpf_k_fd);
+} fds SEC(".maps");
+
+/* thread id -> fd of a read in flight on a watched fd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u32);
+} pending_read SEC(".maps");
+
+/* socket cookie -> RTT histogram. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct gw_ebpf_k_sock);
+} socks SEC(".maps");
+
+/* thread id -> time it became runnable. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} runnable_since SEC(".maps");
+
+static __always_inline void hist_add(void *map, __u32 idx, __u64 v)
+{
+	struct gw_ebpf_k_hist *h = bpf_map_lookup_elem(map, &idx);
+
+	if (!h)
+		return;
+	h->slot[gw_ebpf_k_bucket(v) & (GW_EBPF_K_BUCKETS - 1)] += 1;
+	h->sum += v;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(gw_sys_enter, struct pt_regs *regs, long id)
+{
+	struct gw_ebpf_k_fd *v;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 fd, tid;
+	int is_write;
+
+	if ((__u32)(pid_tgid >> 32) != target_tgid)
+		return 0;
+	is_write = id == nr_write || id == nr_writev || id == nr_sendto || id == nr_sendmsg;
+	if (!is_write && id != nr_read && id != nr_readv && id != nr_recvfrom &&
+	    id != nr_recvmsg)
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_CORE(regs);
+	v = bpf_map_lookup_elem(&fds, &fd);
+	if (!v)
+		return 0;
+	if (is_write) {
+		/* The exchange starts at the first write not yet answered. */
+		if (v->t_write == 0)
+			v->t_write = bpf_ktime_get_ns();
+		return 0;
+	}
+	tid = (__u32)pid_tgid;
+	bpf_map_update_elem(&pending_read, &tid, &fd, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(gw_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct gw_ebpf_k_fd *v;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 now, t0, d;
+	__u32 tid, fd, *fdp, b;
+
+	if ((__u32)(pid_tgid >> 32) != target_tgid)
+		return 0;
+	tid = (__u32)pid_tgid;
+	fdp = bpf_map_lookup_elem(&pending_read, &tid);
+	if (!fdp)
+		return 0;
+	fd = *fdp;
+	bpf_map_delete_elem(&pending_read, &tid);
+	/* Only a read that returned bytes is the device's reply. */
+	if (ret <= 0)
+		return 0;
+	v = bpf_map_lookup_elem(&fds, &fd);
+	if (!v)
+		return 0;
+	t0 = v->t_write;
+	if (t0 == 0)
+		return 0;
+	now = bpf_ktime_get_ns();
+	v->t_write = 0;
+	d = now > t0 ? now - t0 : 0;
+	hist_add(&link_hist, v->hist, d);
+	b = gw_ebpf_k_bucket(d);
+	if (b >= GW_EBPF_K_DEV_BUCKETS)
+		b = GW_EBPF_K_DEV_BUCKETS - 1;
+	__sync_fetch_and_add(&v->bucket[b], 1);
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->sum, d);
+	return 0;
+}
+
+/* Kernels before 5.14 call the task state field "state". */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___old *)t, state);
+}
+
+static __always_inline void mark_runnable(struct task_struct *p)
+{
+	__u32 tid;
+	__u64 ts;
+
+	if ((__u32)BPF_CORE_READ(p, tgid) != target_tgid)
+		return;
+	tid = (__u32)BPF_CORE_READ(p, pid);
+	ts = bpf_ktime_get_ns();
+	bpf_map_update_elem(&runnable_since, &tid, &ts, BPF_ANY);
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(gw_sched_wakeup, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(gw_sched_wakeup_new, struct task_struct *p)
+{
+	mark_runnable(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(gw_sched_switch, bool preempt, struct task_struct *prev,
+	     struct task_struct *next)
+{
+	__u32 tid;
+	__u64 *ts, now;
+
+	/* Preempted while runnable: it waits on the run queue from now. */
+	if ((__u32)BPF_CORE_READ(prev, tgid) == target_tgid && task_state(prev) == 0)
+		mark_runnable(prev);
+	if ((__u32)BPF_CORE_READ(next, tgid) != target_tgid)
+		return 0;
+	tid = (__u32)BPF_CORE_READ(next, pid);
+	ts = bpf_map_lookup_elem(&runnable_since, &tid);
+	if (!ts)
+		return 0;
+	now = bpf_ktime_get_ns();
+	hist_add(&sched_hist, 0, now > *ts ? now - *ts : 0);
+	bpf_map_delete_elem(&runnable_since, &tid);
+	return 0;
+}
+
+SEC("tp_btf/tcp_probe")
+int BPF_PROG(gw_tcp_probe, struct sock *sk, struct sk_buff *skb)
+{
+	struct gw_ebpf_k_sock *v;
+	struct tcp_sock *tp;
+	__u64 cookie;
+	__u32 srtt_us;
+
+	cookie = bpf_get_socket_cookie(sk);
+	v = bpf_map_lookup_elem(&socks, &cookie);
+	if (!v)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	srtt_us = tp->srtt_us >> 3; /* stored as 8 * srtt */
+	hist_add(&rtt_hist, v->hist, (__u64)srtt_us * 1000);
+	return 0;
+}
