@@ -43,6 +43,7 @@ struct gw_device {
 	char ota_state[GW_OTA_STATE_MAX]; /**< "idle" until an OTA engine sets more */
 	uint32_t ota_xfer, ota_offset;
 	char ota_target[GW_VERSION_STR_MAX];
+	void *live;      /* private: the device layer's session, NULL when none */
 	uint32_t dirty;  /* private */
 	uint32_t index;  /* private: position in the registry */
 };
