@@ -766,6 +766,7 @@ static void group_labels(const struct gw_ebpf *h, char *buf, size_t size,
 	fclose(f);
 }
 
+#if GW_EBPF_HAVE_PROBES
 static bool stats_on(const struct gw_ebpf *h)
 {
 	FILE *f;
@@ -780,6 +781,7 @@ static bool stats_on(const struct gw_ebpf *h)
 	fclose(f);
 	return c == '1';
 }
+#endif
 
 int gw_ebpf_write_metrics(const struct gw_ebpf *h, FILE *out)
 {
