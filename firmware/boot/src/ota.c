@@ -307,7 +307,10 @@ static void abandon(struct boot_ota *o)
 	t.state = BOOT_STATE_EMPTY;
 	t.prio = o->tr.prio;
 	t.floor = o->tr.floor;
-	(void)boot_write_trailer(o->slot, &t);
+	/* If this append fails the transfer record stays; the next offer of
+	 * another transfer replaces it, and the slot is never bootable. */
+	if (boot_write_trailer(o->slot, &t) != 0)
+		o->err = AG_EFLASH;
 	o->busy = 0;
 }
 

@@ -337,6 +337,11 @@ void mps2_timer1_start(void (*fn)(void), uint32_t period_us)
 	TIMER_CTRL(TIMER1_BASE) = TIMER_CTRL_EN | TIMER_CTRL_IRQEN;
 }
 
+void mps2_boot_handover(void)
+{
+	ni.reason = (uint32_t)reason;
+}
+
 int mps2_board_init(void)
 {
 	if (ni.magic == NOINIT_MAGIC) {

@@ -68,6 +68,13 @@ int mps2_board_init(void);
  */
 int mps2_flash_provision(void);
 
+/**
+ * @brief For a bootloader about to start an image: the image's own
+ * mps2_board_init() will then report the reset reason this boot had
+ * (watchdog, software, ...) rather than a fault.
+ */
+void mps2_boot_handover(void);
+
 /** @brief Semihosting: writes a NUL-terminated string to QEMU's stdout. */
 void mps2_semi_puts(const char *s);
 
