@@ -16,6 +16,7 @@ enum {
 	F_NAK_SENT = 1u << 1,    /* one NAK per gap */
 	F_RTT = 1u << 2,         /* timing rtt_seq */
 	F_ACK_PENDING = 1u << 3, /* received data not yet acknowledged */
+	F_ACK_TIMER = 1u << 4,   /* ack_deadline is armed */
 };
 
 #define NONCE_STEP 0x9e3779b9u
@@ -27,6 +28,7 @@ void ag_link_config_default(struct ag_link_config *cfg)
 	cfg->rto_init_ms = 500;
 	cfg->rto_min_ms = 50;
 	cfg->rto_max_ms = 4000;
+	cfg->ack_delay_ms = 10;
 	cfg->nonce = 1;
 }
 
@@ -48,6 +50,7 @@ int ag_link_init(struct ag_link *l, const struct ag_link_config *cfg,
 	l->rto = cfg->rto_init_ms;
 	l->rto_min = cfg->rto_min_ms;
 	l->rto_max = cfg->rto_max_ms;
+	l->ack_delay = cfg->ack_delay_ms;
 	l->my_nonce = cfg->nonce;
 	l->state = ST_CLOSED;
 	ag_frame_decoder_init(&l->dec, AG_FRAME_MAX);
@@ -69,7 +72,7 @@ static int xmit(struct ag_link *l, uint8_t kind, uint8_t seq, const uint8_t *p, 
 	if (n < 0)
 		return n;
 	if (kind <= AG_FRAME_NAK)
-		l->flags &= (uint8_t)~F_ACK_PENDING;
+		l->flags &= (uint8_t)~(F_ACK_PENDING | F_ACK_TIMER);
 	l->stats.frames_out++;
 	l->stats.bytes_out += (uint32_t)n;
 	return l->ops->write(l->ctx, wire, (size_t)n);
@@ -264,8 +267,16 @@ int ag_link_input(struct ag_link *l, const uint8_t *buf, size_t len, uint32_t no
 		default: l->stats.err_garbage++; break;
 		}
 	}
-	if ((l->flags & F_ACK_PENDING) && l->state == ST_UP)
-		(void)xmit(l, AG_FRAME_ACK, 0, NULL, 0);
+	if ((l->flags & F_ACK_PENDING) && l->state == ST_UP) {
+		/* Give a reply the chance to carry the ack (piggybacking saves a
+		 * frame per message on the line), but not for long. */
+		if (l->ack_delay == 0)
+			(void)xmit(l, AG_FRAME_ACK, 0, NULL, 0);
+		else if (!(l->flags & F_ACK_TIMER)) {
+			l->ack_deadline = now_ms + l->ack_delay;
+			l->flags |= F_ACK_TIMER;
+		}
+	}
 	return bad;
 }
 
@@ -298,7 +309,8 @@ int ag_link_send(struct ag_link *l, const uint8_t *msg, size_t len, uint32_t now
 	return 0;
 }
 
-uint32_t ag_link_poll(struct ag_link *l, uint32_t now_ms)
+/* The retransmission timer; ag_link_poll adds the delayed ack. */
+static uint32_t poll_rto(struct ag_link *l, uint32_t now_ms)
 {
 	int32_t left;
 
@@ -320,6 +332,24 @@ uint32_t ag_link_poll(struct ag_link *l, uint32_t now_ms)
 		return UINT32_MAX;
 	}
 	return l->rto;
+}
+
+uint32_t ag_link_poll(struct ag_link *l, uint32_t now_ms)
+{
+	uint32_t t = poll_rto(l, now_ms);
+
+	if (l->flags & F_ACK_TIMER) {
+		int32_t left = (int32_t)(l->ack_deadline - now_ms);
+
+		if (left <= 0) {
+			if (l->state == ST_UP)
+				(void)xmit(l, AG_FRAME_ACK, 0, NULL, 0);
+			l->flags &= (uint8_t)~(F_ACK_PENDING | F_ACK_TIMER);
+		} else if ((uint32_t)left < t) {
+			t = (uint32_t)left;
+		}
+	}
+	return t;
 }
 
 bool ag_link_is_up(const struct ag_link *l)

@@ -49,8 +49,13 @@ static void enqueue(struct sim *s, struct sim_dir *d, const uint8_t *buf, size_t
 static int end_write(void *ctx, const uint8_t *buf, size_t len)
 {
 	struct sim_end *e = ctx;
-	struct sim *s = e->sim;
-	struct sim_dir *d = &s->dir[e->idx];
+
+	return sim_write(e->sim, e->idx, buf, len);
+}
+
+int sim_write(struct sim *s, int from, const uint8_t *buf, size_t len)
+{
+	struct sim_dir *d = &s->dir[from];
 	uint64_t start = s->now_us > d->line_free_us ? s->now_us : d->line_free_us;
 	uint64_t done = start;
 	uint64_t at;
@@ -137,7 +142,9 @@ bool sim_run(struct sim *s, uint64_t limit_us, bool (*done)(struct sim *, void *
 			return true;
 		for (int i = 0; i < 2; i++) {
 			/* Poll first: a retransmission enqueues a packet. */
-			uint32_t t = ag_link_poll(&s->end[i].link, sim_now_ms(s));
+			struct sim_end *e = &s->end[i];
+			uint32_t t = e->poll ? e->poll(e, sim_now_ms(s))
+					     : ag_link_poll(&e->link, sim_now_ms(s));
 			int k = earliest(&s->dir[i]);
 
 			if (k >= 0 && s->dir[i].q[k].at_us < next)
@@ -145,6 +152,8 @@ bool sim_run(struct sim *s, uint64_t limit_us, bool (*done)(struct sim *, void *
 			if (t != UINT32_MAX && s->now_us + (uint64_t)t * 1000u < next)
 				next = s->now_us + (uint64_t)t * 1000u;
 		}
+		if (s->wake_us > s->now_us && s->wake_us < next)
+			next = s->wake_us;
 		if (next == UINT64_MAX || next > limit_us) {
 			if (limit_us > s->now_us)
 				s->now_us = limit_us; /* nothing happens until then */
@@ -160,7 +169,12 @@ bool sim_run(struct sim *s, uint64_t limit_us, bool (*done)(struct sim *, void *
 				struct sim_pkt pkt = d->q[k];
 
 				d->q[k] = d->q[--d->n];
-				ag_link_input(&s->end[1 - i].link, pkt.data, pkt.len, sim_now_ms(s));
+				struct sim_end *to = &s->end[1 - i];
+
+				if (to->input)
+					to->input(to, pkt.data, pkt.len, sim_now_ms(s));
+				else
+					ag_link_input(&to->link, pkt.data, pkt.len, sim_now_ms(s));
 			}
 		}
 	}

@@ -41,6 +41,11 @@ struct sim_end {
 	int ups, resets;
 	void (*recv)(struct sim_end *e, const uint8_t *msg, size_t len);
 	void *user;
+	/* An endpoint other than the built-in link (an agent, say): bytes that
+	 * arrive go to input() and timers run through poll(), which returns ms
+	 * until it next needs to; it writes with sim_write(). */
+	void (*input)(struct sim_end *e, const uint8_t *buf, size_t len, uint32_t now_ms);
+	uint32_t (*poll)(struct sim_end *e, uint32_t now_ms);
 };
 
 struct sim_dir {
@@ -57,6 +62,7 @@ struct sim {
 	uint64_t rng;
 	struct sim_end end[2];
 	struct sim_dir dir[2]; /* dir[i]: frames written by end[i] */
+	uint64_t wake_us;      /* the pump's own next deadline, if it sets one */
 };
 
 /* Sets up both endpoints (closed links with the default config, window and
@@ -64,12 +70,15 @@ struct sim {
 void sim_init(struct sim *s, const struct sim_params *p, const struct ag_link_config *cfg);
 
 /* Runs until done(s, arg) is true or the virtual clock reaches limit_us.
- * pump(s, arg), if given, is called after every event so the caller can send.
+ * pump(s, arg), if given, is called after every event so the caller can send;
+ * it may set s->wake_us to be called again at that time.
  * Returns true if done() became true. */
 bool sim_run(struct sim *s, uint64_t limit_us, bool (*done)(struct sim *, void *),
 	     void (*pump)(struct sim *, void *), void *arg);
 
 uint32_t sim_now_ms(const struct sim *s);
+/* Puts bytes on the line from end @p from, with the line's impairments. */
+int sim_write(struct sim *s, int from, const uint8_t *buf, size_t len);
 uint64_t sim_rand(struct sim *s);
 
 #endif

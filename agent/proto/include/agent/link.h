@@ -58,6 +58,8 @@ struct ag_link_config {
 	uint16_t rto_init_ms; /**< retransmission timeout before any RTT sample */
 	uint16_t rto_min_ms;  /**< lower bound of the adaptive timeout */
 	uint16_t rto_max_ms;  /**< upper bound, also of the back-off */
+	uint8_t ack_delay_ms; /**< hold an acknowledgement this long for a
+			       *   message to carry it; 0 sends it at once */
 	uint32_t nonce;       /**< seeds session nonces; differ across reboots */
 };
 
@@ -81,12 +83,14 @@ struct ag_link {
 	uint32_t my_nonce;             /* private */
 	uint32_t peer_nonce;           /* private */
 	uint32_t deadline;             /* private: retransmission timer */
+	uint32_t ack_deadline;         /* private: delayed acknowledgement */
 	uint32_t rtt_start;            /* private: send time of rtt_seq */
 	uint16_t srtt8;                /* private: smoothed RTT * 8 */
 	uint16_t rttvar4;              /* private: RTT variance * 4 */
 	uint16_t rto;                  /* private */
 	uint16_t rto_min, rto_max;     /* private */
 	uint16_t max_frame;            /* private */
+	uint8_t ack_delay;             /* private */
 	uint8_t window;                /* private */
 	uint8_t state;                 /* private */
 	uint8_t flags;                 /* private */
@@ -99,7 +103,10 @@ struct ag_link {
 	struct ag_frame_decoder dec;                        /* private */
 };
 
-/** @brief Fills @p cfg with defaults: AG_FRAME_DEFAULT, full window, RTO 500 ms (50..4000). */
+/**
+ * @brief Fills @p cfg with defaults: AG_FRAME_DEFAULT, full window, RTO
+ * 500 ms (50..4000), acknowledgements held up to 10 ms for a reply to carry.
+ */
 void ag_link_config_default(struct ag_link_config *cfg);
 
 /**
@@ -135,7 +142,7 @@ int ag_link_input(struct ag_link *l, const uint8_t *buf, size_t len, uint32_t no
 int ag_link_send(struct ag_link *l, const uint8_t *msg, size_t len, uint32_t now_ms);
 
 /**
- * @brief Runs timers: retransmits on timeout.
+ * @brief Runs timers: retransmits on timeout, sends a held acknowledgement.
  * @return milliseconds until the next deadline, or UINT32_MAX if none.
  */
 uint32_t ag_link_poll(struct ag_link *l, uint32_t now_ms);
