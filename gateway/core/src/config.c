@@ -27,7 +27,7 @@ struct key {
 #define F(m) offsetof(struct gw_config, m), sizeof(((struct gw_config *)0)->m)
 
 static const struct key keys[] = {
-	{"name", K_STR, F(name), 0, 0, "gateway name, a label on every metric", "gw"},
+	{"name", K_STR, F(name), 0, 0, "gateway name, the gateway label of flotilla_gateway_build_info", "gw"},
 	{"listen_tcp", K_ADDR, F(listen_tcp), 0, 0,
 	 "device TCP listener HOST:PORT (devices, fleetsim, QEMU -serial tcp:); empty: off",
 	 "127.0.0.1:7700"},
