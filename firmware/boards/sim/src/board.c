@@ -222,7 +222,11 @@ void sim__reexec(const char *reason)
 		sigset_t set;
 		sim__sigset(&set);
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
-		execv("/proc/self/exe", sb.argv);
+		/* Started by the sim bootloader (firmware/boot), this process is a
+		 * slot's payload run from a memfd: a reset goes back through the
+		 * loader, which picks the slot again. */
+		const char *loader = getenv("FLOTILLA_SIM_BOOTLOADER");
+		execv(loader && *loader ? loader : "/proc/self/exe", sb.argv);
 	}
 	_exit(SIM_WDT_EXIT);
 }

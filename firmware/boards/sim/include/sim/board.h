@@ -9,7 +9,9 @@
  * interval timer signal, the UART's receive "interrupt" is SIGIO, and both
  * handlers only call rt_tick_announce and rt_event_set. The watchdog is a
  * timer checked in the tick handler. A reset re-executes the program with
- * the same arguments (the pty survives it).
+ * the same arguments (the pty survives it); when the environment names a
+ * bootloader (FLOTILLA_SIM_BOOTLOADER, set by firmware/boot's sim loader)
+ * it re-executes that instead, which boots a slot again.
  *
  * Power cuts: every flash write and erase is counted; a cut can be set at
  * operation N, either before it or tearing it (half of a write's bytes, half
