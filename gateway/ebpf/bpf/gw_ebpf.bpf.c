@@ -46,11 +46,12 @@ struct {
 	__type(value, struct gw_ebpf_k_fd);
 } fds SEC(".maps");
 
-/* thread id -> fd of a read in flight on a watched fd. */
+/* Per gateway thread: fd + 1 of a read in flight on a watched fd (0: none).
+ * Task storage costs far less than a hash update and delete per read. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u32);
 } pending_read SEC(".maps");
 
@@ -62,11 +63,11 @@ struct {
 	__type(value, struct gw_ebpf_k_sock);
 } socks SEC(".maps");
 
-/* thread id -> time it became runnable. */
+/* Per gateway thread: when it became runnable (0: not waiting). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } runnable_since SEC(".maps");
 
@@ -85,7 +86,7 @@ int BPF_PROG(gw_sys_enter, struct pt_regs *regs, long id)
 {
 	struct gw_ebpf_k_fd *v;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 fd, tid;
+	__u32 fd, *pending;
 	int is_write;
 
 	if ((__u32)(pid_tgid >> 32) != target_tgid)
@@ -94,7 +95,7 @@ int BPF_PROG(gw_sys_enter, struct pt_regs *regs, long id)
 	if (!is_write && id != nr_read && id != nr_readv && id != nr_recvfrom &&
 	    id != nr_recvmsg)
 		return 0;
-	fd = (__u32)PT_REGS_PARM1_CORE(regs);
+	fd = (__u32)PT_REGS_PARM1(regs);
 	v = bpf_map_lookup_elem(&fds, &fd);
 	if (!v)
 		return 0;
@@ -104,8 +105,10 @@ int BPF_PROG(gw_sys_enter, struct pt_regs *regs, long id)
 			v->t_write = bpf_ktime_get_ns();
 		return 0;
 	}
-	tid = (__u32)pid_tgid;
-	bpf_map_update_elem(&pending_read, &tid, &fd, BPF_ANY);
+	pending = bpf_task_storage_get(&pending_read, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (pending)
+		*pending = fd + 1;
 	return 0;
 }
 
@@ -115,16 +118,15 @@ int BPF_PROG(gw_sys_exit, struct pt_regs *regs, long ret)
 	struct gw_ebpf_k_fd *v;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 now, t0, d;
-	__u32 tid, fd, *fdp, b;
+	__u32 fd, *pending, b;
 
 	if ((__u32)(pid_tgid >> 32) != target_tgid)
 		return 0;
-	tid = (__u32)pid_tgid;
-	fdp = bpf_map_lookup_elem(&pending_read, &tid);
-	if (!fdp)
+	pending = bpf_task_storage_get(&pending_read, bpf_get_current_task_btf(), 0, 0);
+	if (!pending || *pending == 0)
 		return 0;
-	fd = *fdp;
-	bpf_map_delete_elem(&pending_read, &tid);
+	fd = *pending - 1;
+	*pending = 0;
 	/* Only a read that returned bytes is the device's reply. */
 	if (ret <= 0)
 		return 0;
@@ -141,8 +143,8 @@ int BPF_PROG(gw_sys_exit, struct pt_regs *regs, long ret)
 	b = gw_ebpf_k_bucket(d);
 	if (b >= GW_EBPF_K_DEV_BUCKETS)
 		b = GW_EBPF_K_DEV_BUCKETS - 1;
+	/* The count is the sum of the buckets. */
 	__sync_fetch_and_add(&v->bucket[b], 1);
-	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->sum, d);
 	return 0;
 }
@@ -152,23 +154,24 @@ struct task_struct___old {
 	long state;
 } __attribute__((preserve_access_index));
 
+/* tp_btf arguments are trusted pointers: plain loads (CO-RE relocated), no
+ * probe-read helper calls on this hot path. */
 static __always_inline long task_state(struct task_struct *t)
 {
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
+		return t->__state;
 	return BPF_CORE_READ((struct task_struct___old *)t, state);
 }
 
 static __always_inline void mark_runnable(struct task_struct *p)
 {
-	__u32 tid;
-	__u64 ts;
+	__u64 *ts;
 
-	if ((__u32)BPF_CORE_READ(p, tgid) != target_tgid)
+	if ((__u32)p->tgid != target_tgid)
 		return;
-	tid = (__u32)BPF_CORE_READ(p, pid);
-	ts = bpf_ktime_get_ns();
-	bpf_map_update_elem(&runnable_since, &tid, &ts, BPF_ANY);
+	ts = bpf_task_storage_get(&runnable_since, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (ts)
+		*ts = bpf_ktime_get_ns();
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -189,21 +192,20 @@ SEC("tp_btf/sched_switch")
 int BPF_PROG(gw_sched_switch, bool preempt, struct task_struct *prev,
 	     struct task_struct *next)
 {
-	__u32 tid;
-	__u64 *ts, now;
+	__u64 *ts, now, t0;
 
 	/* Preempted while runnable: it waits on the run queue from now. */
-	if ((__u32)BPF_CORE_READ(prev, tgid) == target_tgid && task_state(prev) == 0)
+	if ((__u32)prev->tgid == target_tgid && task_state(prev) == 0)
 		mark_runnable(prev);
-	if ((__u32)BPF_CORE_READ(next, tgid) != target_tgid)
+	if ((__u32)next->tgid != target_tgid)
 		return 0;
-	tid = (__u32)BPF_CORE_READ(next, pid);
-	ts = bpf_map_lookup_elem(&runnable_since, &tid);
-	if (!ts)
+	ts = bpf_task_storage_get(&runnable_since, next, 0, 0);
+	if (!ts || *ts == 0)
 		return 0;
+	t0 = *ts;
+	*ts = 0;
 	now = bpf_ktime_get_ns();
-	hist_add(&sched_hist, 0, now > *ts ? now - *ts : 0);
-	bpf_map_delete_elem(&runnable_since, &tid);
+	hist_add(&sched_hist, 0, now > t0 ? now - t0 : 0);
 	return 0;
 }
 

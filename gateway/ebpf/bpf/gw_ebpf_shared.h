@@ -28,8 +28,7 @@ struct gw_ebpf_k_fd {
 	__u32 hist;   /* transport * GW_EBPF_K_GROUPS + group */
 	__u32 pad;
 	__u64 t_write; /* first write not yet answered, 0 when none */
-	__u64 count;
-	__u64 sum;
+	__u64 sum;     /* the count is the sum of bucket[] */
 	__u32 bucket[GW_EBPF_K_DEV_BUCKETS];
 };
 

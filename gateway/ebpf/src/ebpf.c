@@ -691,7 +691,9 @@ int gw_ebpf_device_summary(const struct gw_ebpf *h, int fd, struct gw_ebpf_summa
 					 0) < 0)
 			return -errno;
 		bucket = v.bucket;
-		count = v.count;
+		count = 0;
+		for (unsigned b = 0; b < GW_EBPF_K_DEV_BUCKETS; b++)
+			count += v.bucket[b];
 		sum = v.sum;
 		kernel = true;
 	}
