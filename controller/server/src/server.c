@@ -636,8 +636,9 @@ static enum MHD_Result do_create(struct ctl_server *srv, struct MHD_Connection *
 		json_object_set_new(obj, "spec", json_object());
 	int r = ctl_store_create(srv->store, kind, obj);
 	if (r < 0) {
+		enum MHD_Result res2 = fail_errno(srv, c, r, name);
 		json_decref(obj);
-		return fail_errno(srv, c, r, name);
+		return res2;
 	}
 	return send_json(srv, c, 201, obj);
 }
@@ -777,10 +778,12 @@ static enum MHD_Result do_batch(struct ctl_server *srv, struct MHD_Connection *c
 			if (!g)
 				json_object_set_new(st, "gateway", json_string(w->gateway));
 			else if (strcmp(g, w->gateway) != 0) {
+				enum MHD_Result res2 =
+					fail(srv, c, 403, "%s: status.gateway names another gateway",
+					     v[i].name);
 				free(v);
 				json_decref(b);
-				return fail(srv, c, 403, "%s: status.gateway names another gateway",
-					    v[i].name);
+				return res2;
 			}
 		}
 	}
@@ -1176,8 +1179,8 @@ int ctl_server_start(const struct ctl_server_config *cfg, struct ctl_store *stor
 	int r = ctl_server_reload(srv);
 	if (r < 0)
 		goto fail;
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_ERROR_LOG;
+	/* No MHD_USE_ERROR_LOG: a watcher hanging up is normal, not worth a line. */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
 	if (cfg->tls_cert) {
 		if ((r = read_small_file(cfg->tls_cert, 1 << 20, &srv->cert_pem, NULL)) < 0 ||
 		    (r = read_small_file(cfg->tls_key, 1 << 20, &srv->key_pem, NULL)) < 0)
