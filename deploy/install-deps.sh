@@ -17,13 +17,15 @@ packages=(
   clang llvm lld libclang-rt-14-dev
   # device cross build and emulation
   gcc-arm-none-eabi binutils-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+  # the runtime's aarch64 port, tested under qemu-user
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # libraries
   libcmocka-dev libmbedtls-dev libcurl4-openssl-dev libjansson-dev
   libmicrohttpd-dev libbpf-dev bpftool libelf-dev zlib1g-dev
   libsqlite3-dev sqlite3 libgit2-dev libyaml-dev libdivsufsort-dev
   # servers and peers used by tests and benches
   prometheus etcd-server etcd-client bsdiff xdelta3 xz-utils zstd
-  prometheus-node-exporter wrk
+  prometheus-node-exporter wrk curl jq
   # apt-get source
   dpkg-dev
 )

@@ -2,6 +2,7 @@
  * channels (full, empty, timeout, select), event flags (also from interrupt
  * context), stack painting and overflow detection, pool limits. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/err.h"
@@ -738,3 +739,27 @@ const struct t_case t_cases[] = {
 	{"stop_and_state", test_stop_and_state},
 };
 const unsigned t_ncases = sizeof(t_cases) / sizeof(t_cases[0]);
+
+int t_run_tap(void (*out)(const char *line))
+{
+	char line[200];
+	int failed = 0;
+
+	snprintf(line, sizeof(line), "1..%u\n", t_ncases);
+	out(line);
+	for (unsigned i = 0; i < t_ncases; i++) {
+		t_reset();
+		t_rt_init();
+		t_cases[i].fn();
+		if (t_fail_expr || t_faults) {
+			failed++;
+			snprintf(line, sizeof(line), "not ok %u - %s # %s:%d: %s\n", i + 1,
+				 t_cases[i].name, t_fail_file ? t_fail_file : "?", t_fail_line,
+				 t_fail_expr ? t_fail_expr : "unexpected fault");
+		} else {
+			snprintf(line, sizeof(line), "ok %u - %s\n", i + 1, t_cases[i].name);
+		}
+		out(line);
+	}
+	return failed;
+}

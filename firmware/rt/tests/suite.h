@@ -43,6 +43,10 @@ extern int t_faults;
 void t_plat_irq_start(void (*fn)(void), unsigned period_us);
 void t_plat_irq_stop(void);
 void t_plat_irq_wait(void);
+/* Runs every case, printing TAP lines through @p out; returns the number of
+ * failed cases. For runners without cmocka (QEMU, qemu-user). */
+int t_run_tap(void (*out)(const char *line));
+
 /* Largest stack the platform needs for a coroutine of the suite. */
 #define T_STACK_BYTES (RT_CFG_STACK_BYTES)
 
