@@ -15,6 +15,7 @@
 
 #include "gateway/config.h"
 #include "gateway/device.h"
+#include "gateway/ebpf.h"
 #include "gateway/http.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
@@ -40,6 +41,7 @@ struct gw {
 	struct gw_devices *devs;
 	struct gw_transport *tr;
 	struct gw_metrics *metrics;
+	struct gw_ebpf *ebpf;
 	struct gw_http *http;
 	struct gw_watch sig;
 	int stop, reload;
@@ -127,6 +129,32 @@ static void collect_transport(void *ctx, struct gw_mbuf *b)
 			gw_mbuf_sample(b, f[i].name, l, (double)v);
 		}
 	}
+}
+
+/* eBPF latency probes (gateway/ebpf): their families, as they render them. */
+static void collect_ebpf(void *ctx, struct gw_mbuf *b)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	int rc = gw_ebpf_write_metrics(ctx, f);
+	fclose(f);
+	if (rc == 0 && text)
+		gw_mbuf_printf(b, "%s", text);
+	free(text);
+}
+
+/* gw_ebpf says once what runs and, if BPF does not, why. */
+static void ebpf_log(void *arg, const char *line)
+{
+	char q[GW_LOG_QMAX * 4];
+	(void)arg;
+	if (strncmp(line, "ebpf: disabled", 14) == 0)
+		gw_warn("ebpf", "state=%s", gw_log_quote(q, sizeof(q), line));
+	else
+		gw_info("ebpf", "state=%s", gw_log_quote(q, sizeof(q), line));
 }
 
 static int h_metrics(void *ctx, const char *rest, const struct gw_query *q,
@@ -326,6 +354,15 @@ static int setup(struct gw *g)
 	(void)gw_metrics_add(g->metrics, "gateway", collect_self, g);
 	(void)gw_metrics_add(g->metrics, "links", collect_transport, g);
 	(void)gw_metrics_add(g->metrics, "devices", gw_devices_collect, g->devs);
+	/* FLOTILLA_GATEWAY_EBPF=off runs on the userspace fallback. */
+	const char *ebpf_env = getenv("FLOTILLA_GATEWAY_EBPF");
+	struct gw_ebpf_config ec = {
+		.disable = ebpf_env && (!strcmp(ebpf_env, "off") || !strcmp(ebpf_env, "0")),
+		.log = ebpf_log,
+	};
+	if ((rc = gw_ebpf_new(&ec, &g->ebpf)) != 0)
+		return rc;
+	(void)gw_metrics_add(g->metrics, "ebpf", collect_ebpf, g->ebpf);
 	if (g->cfg.listen_tcp[0]) {
 		rc = gw_transport_listen_tcp(g->tr, g->cfg.listen_tcp);
 		if (rc) {
@@ -372,6 +409,7 @@ static void teardown(struct gw *g)
 	}
 	gw_registry_close(g->reg);
 	gw_metrics_free(g->metrics);
+	gw_ebpf_free(g->ebpf);
 	if (g->sig.fd >= 0)
 		close(g->sig.fd);
 	gw_loop_free(g->loop);
