@@ -1,12 +1,19 @@
-/* The agent coroutine: opens the link on the UART, says hello when the
- * session is up, then sends heartbeats and the pipeline's reports. */
+/* The agent coroutine: runs the fleet agent (ag_agent: hello, heartbeats,
+ * OTA, activate, reboot) on the link UART, with OTA storage in the inactive
+ * slot (boot_ota), sends the pipeline's reports as telemetry, and confirms a
+ * trial image once it has proved itself: the pipeline produced a report and
+ * the gateway answered hello. */
 #include <string.h>
 
+#include "agent/agent.h"
 #include "agent/err.h"
-#include "agent/link.h"
+#include "agent/image_key.h"
 #include "agent/msg.h"
 #include "app/app.h"
 #include "app_internal.h"
+#include "boot/boot.h"
+#include "boot/ota.h"
+#include "hal/flash.h"
 #include "hal/sys.h"
 #include "hal/uart.h"
 #include "rt/event.h"
@@ -15,18 +22,25 @@
 #define EV_RX 1u
 #define EV_REPORT 2u
 
-RT_STACK_DEFINE(agent_stack, APP_STACK_BYTES * 2);
+/* The agent verifies images (ECDSA) and applies patches on this stack. */
+#ifdef __x86_64__
+#define AGENT_STACK_BYTES (APP_STACK_BYTES * 2)
+#else
+#define AGENT_STACK_BYTES 6144
+#endif
+
+RT_STACK_DEFINE(agent_stack, AGENT_STACK_BYTES);
 
 static struct {
 	const struct app_config *cfg;
-	struct ag_link link;
+	struct ag_agent agent;
+	struct boot_ota ota;
 	struct rt_event ev;
-	uint32_t heartbeat_ms;
-	uint32_t next_hb;
-	uint32_t heartbeats;
-	uint32_t errors;
-	int ready; /* hello acknowledged */
-	int say_hello;
+	uint32_t reboot_at;
+	uint8_t storage; /* boot_ota is usable */
+	uint8_t reboot;  /* a reboot is scheduled at reboot_at */
+	uint8_t trial;   /* running an image on trial: confirm when healthy */
+	uint8_t reported; /* a report went out since boot */
 } ag;
 
 void app__agent_kick(void)
@@ -36,90 +50,30 @@ void app__agent_kick(void)
 
 uint32_t app_heartbeats(void)
 {
-	return ag.heartbeats;
+	return ag.agent.stats.heartbeats;
 }
 
 int app_link_ready(void)
 {
-	return ag.ready;
+	return ag_agent_is_ready(&ag.agent);
 }
 
-static int link_write(void *ctx, const uint8_t *buf, size_t len)
+static int op_write(void *ctx, const uint8_t *buf, size_t len)
 {
 	(void)ctx;
 	return hal_uart_write(HAL_UART_LINK, buf, len);
 }
 
-static int send_msg(const struct ag_msg *m)
-{
-	uint8_t buf[AG_LINK_MSG_MAX];
-	int n = ag_msg_encode(m, buf, sizeof(buf));
-	if (n < 0)
-		return n;
-	int rc = ag_link_send(&ag.link, buf, (size_t)n, hal_clock_ms());
-	if (rc)
-		ag.errors++;
-	return rc;
-}
-
-static void link_recv(void *ctx, const uint8_t *msg, size_t len)
+static void op_slots(void *ctx, struct ag_slot_info ret_slot[2], uint8_t *ret_active)
 {
 	(void)ctx;
-	struct ag_msg m;
-	int rc = ag_msg_decode(msg, len, &m);
-	if (rc) {
-		struct ag_msg e;
-		ag.errors++;
-		ag_msg_make_error(rc, msg, len, &e);
-		(void)send_msg(&e);
+	if (ag.storage) {
+		boot_ota_agent_slots(&ag.ota, ret_slot, ret_active);
 		return;
 	}
-	if (m.type == AG_MSG_HELLO_ACK) {
-		ag.ready = 1;
-		if (m.u.hello_ack.heartbeat_s)
-			ag.heartbeat_ms = m.u.hello_ack.heartbeat_s * 1000u;
-		(void)ag_link_set_max_frame(&ag.link, m.u.hello_ack.max_frame);
-		ag.next_hb = hal_clock_ms(); /* first heartbeat at once */
-	}
-}
-
-static void link_event(void *ctx, int event)
-{
-	(void)ctx;
-	/* A new session (ours or the gateway's): introduce ourselves. */
-	if (event == AG_LINK_EV_UP || event == AG_LINK_EV_RESET) {
-		ag.ready = 0;
-		ag.say_hello = 1;
-	}
-}
-
-static void copy_id(char *dst, const char *src)
-{
-	size_t n = src ? strlen(src) : 0;
-	if (n > AG_ID_MAX)
-		n = AG_ID_MAX;
-	memcpy(dst, src ? src : "", n);
-	dst[n] = 0;
-}
-
-static void send_hello(void)
-{
-	struct ag_msg m;
-	memset(&m, 0, sizeof(m));
-	m.type = AG_MSG_HELLO;
-	m.u.hello.proto_minor = 0;
-	m.u.hello.max_frame = AG_FRAME_MAX;
-	m.u.hello.caps = AG_CAP_TELEMETRY;
-	const struct hal_crash *c = hal_last_crash();
-	m.u.hello.boot_count = c ? c->count + 1u : 1u;
-	m.u.hello.active_slot = ag.cfg->active_slot;
-	m.u.hello.slot[ag.cfg->active_slot & 1u].state = AG_SLOT_CONFIRMED;
-	m.u.hello.slot[ag.cfg->active_slot & 1u].version.major = 0;
-	m.u.hello.slot[ag.cfg->active_slot & 1u].version.minor = 1;
-	copy_id(m.u.hello.device_id, ag.cfg->device_id);
-	copy_id(m.u.hello.hw_id, ag.cfg->hw_id);
-	if (send_msg(&m) == 0)
-		ag.say_hello = 0;
+	memset(ret_slot, 0, 2 * sizeof(*ret_slot));
+	*ret_active = ag.cfg->active_slot & 1u;
+	ret_slot[*ret_active].state = AG_SLOT_CONFIRMED;
 }
 
 struct marks {
@@ -140,79 +94,163 @@ static void add_mark(const struct rt_co *co, void *arg)
 	s->size = (uint16_t)(size > 0xffffu ? 0xffffu : size);
 }
 
-static void send_heartbeat(void)
+static void op_health(void *ctx, struct ag_msg_heartbeat *hb)
 {
-	struct ag_msg m;
-	memset(&m, 0, sizeof(m));
-	m.type = AG_MSG_HEARTBEAT;
+	(void)ctx;
 	const struct hal_crash *c = hal_last_crash();
-	m.u.heartbeat.uptime_s = hal_clock_ms() / 1000u;
-	m.u.heartbeat.boot_count = c ? c->count + 1u : 1u;
-	m.u.heartbeat.crash_count = c ? c->count : 0u;
-	m.u.heartbeat.error_count = ag.errors;
-	m.u.heartbeat.reset_reason = (uint8_t)hal_reset_reason();
-	struct marks mk = {&m.u.heartbeat, 0};
+	hb->crash_count = c ? c->count : 0u;
+	hb->error_count = ag.agent.stats.errors_in + ag.agent.stats.errors_out;
+	hb->reset_reason = (uint8_t)hal_reset_reason();
+	struct marks mk = {hb, 0};
 	rt_foreach(add_mark, &mk);
-	if (send_msg(&m) == 0)
-		ag.heartbeats++;
 }
 
-static void send_report(const struct app_report *r)
+static int op_ota_begin(void *ctx, const struct ag_msg_ota_offer *offer, uint32_t *ret_offset)
+{
+	(void)ctx;
+	return ag.storage ? boot_ota_begin(&ag.ota, offer, ret_offset) : AG_ESTATE;
+}
+
+static int op_ota_write(void *ctx, uint32_t offset, const uint8_t *data, size_t len)
+{
+	(void)ctx;
+	return boot_ota_write(&ag.ota, offset, data, len);
+}
+
+static int op_ota_finish(void *ctx, uint32_t size)
+{
+	(void)ctx;
+	return boot_ota_finish(&ag.ota, size);
+}
+
+static void op_ota_abort(void *ctx, int reason)
+{
+	(void)ctx;
+	boot_ota_abort(&ag.ota, reason);
+}
+
+static int op_activate(void *ctx, uint8_t slot, bool permanent)
+{
+	(void)ctx;
+	return ag.storage ? boot_activate(slot, permanent) : AG_ESTATE;
+}
+
+static void op_reboot(void *ctx, uint32_t delay_ms)
+{
+	(void)ctx;
+	ag.reboot = 1;
+	ag.reboot_at = hal_clock_ms() + delay_ms;
+}
+
+/* Trailers and OTA storage, when the board has slots and a trusted key. */
+static void storage_start(void)
+{
+	static struct boot_config bc;
+	const struct flash_area *fa;
+	struct boot_trailer t;
+	bc.key = &ag_image_builtin_key;
+	bc.hw_id = ag.cfg->hw_id;
+	for (uint8_t s = 0; s < BOOT_SLOT_COUNT; s++) {
+		if (flash_area_open(s == 0 ? FLASH_AREA_SLOT_A : FLASH_AREA_SLOT_B, &fa) != 0)
+			return;
+		bc.slot_addr[s] = fa->fa_off; /* slots are linked at their flash address */
+		flash_area_close(fa);
+	}
+	uint8_t running = ag.cfg->active_slot & 1u;
+	if (boot_init(&bc) != 0 || boot_ota_init(&ag.ota, running) != 0)
+		return;
+	ag.storage = 1;
+	ag.trial = boot_read_trailer(running, &t) == 0 && t.state == BOOT_STATE_TESTING;
+}
+
+static void maybe_confirm(void)
+{
+	if (!ag.trial || !ag.reported || !ag_agent_is_ready(&ag.agent))
+		return;
+	ag.trial = 0;
+	uint8_t slot = ag.cfg->active_slot & 1u;
+	int rc = boot_confirm(slot);
+	uint8_t st[BOOT_SLOT_COUNT];
+	struct ag_image_version v[BOOT_SLOT_COUNT];
+	boot_slots_report(st, v);
+	struct ag_version ver = {v[slot].major, v[slot].minor, v[slot].patch, v[slot].build};
+	ag_agent_report_confirm(&ag.agent, slot, (int16_t)rc, &ver);
+}
+
+static void send_report(const struct app_report *r, uint32_t now)
 {
 	static const char *const names[4] = {"mean", "min", "max", "count"};
 	int32_t v[4] = {r->mean, r->min, r->max, (int32_t)r->count};
-	struct ag_msg m;
-	memset(&m, 0, sizeof(m));
-	m.type = AG_MSG_TELEMETRY;
-	m.u.telemetry.seq = r->seq;
-	m.u.telemetry.n = 4;
+	struct ag_msg_telemetry t;
+	memset(&t, 0, sizeof(t));
+	t.seq = r->seq;
+	t.n = 4;
 	for (unsigned i = 0; i < 4; i++) {
-		copy_id(m.u.telemetry.m[i].name, names[i]);
-		m.u.telemetry.m[i].value = v[i];
+		strncpy(t.m[i].name, names[i], AG_METRIC_NAME_MAX);
+		t.m[i].value = v[i];
 	}
-	(void)send_msg(&m);
+	if (ag_agent_send_telemetry(&ag.agent, &t, now) == 0)
+		ag.reported = 1;
 }
 
 static void agent_main(void *arg)
 {
 	(void)arg;
-	static const struct ag_link_ops ops = {link_write, link_recv, link_event};
-	struct ag_link_config lc;
-	ag_link_config_default(&lc);
-	lc.nonce = hal_clock_ms() ^ 0x5eed1234u;
-	if (ag_link_init(&ag.link, &lc, &ops, NULL) != 0 ||
+	static const struct ag_agent_ops ops = {
+		.write = op_write,
+		.slots = op_slots,
+		.health = op_health,
+		.ota_begin = op_ota_begin,
+		.ota_write = op_ota_write,
+		.ota_finish = op_ota_finish,
+		.ota_abort = op_ota_abort,
+		.activate = op_activate,
+		.reboot = op_reboot,
+	};
+	struct ag_agent_config ac;
+	struct ag_agent_identity id;
+	ag_agent_config_default(&ac);
+	ac.link.nonce = hal_clock_ms() ^ 0x5eed1234u;
+	ac.heartbeat_s = (uint16_t)((ag.cfg->heartbeat_ms + 999u) / 1000u);
+	memset(&id, 0, sizeof(id));
+	strncpy(id.device_id, ag.cfg->device_id, AG_ID_MAX);
+	strncpy(id.hw_id, ag.cfg->hw_id, AG_ID_MAX);
+	id.caps = AG_CAP_TELEMETRY;
+	const struct hal_crash *c = hal_last_crash();
+	id.boot_count = c ? c->count + 1u : 1u;
+	storage_start();
+	if (ag.storage)
+		id.caps |= AG_CAP_DELTA | AG_CAP_RESUME;
+	if (ag_agent_init(&ag.agent, &ac, &id, &ops, NULL) != 0 ||
 	    hal_uart_start(HAL_UART_LINK, &ag.ev, EV_RX) != 0) {
 		hal_log("agent: cannot start the link\n");
 		return;
 	}
-	(void)ag_link_open(&ag.link, hal_clock_ms());
+	(void)ag_agent_start(&ag.agent, hal_clock_ms());
 	for (;;) {
 		uint32_t now = hal_clock_ms();
-		uint32_t wait_ms = ag_link_poll(&ag.link, now);
-		if (ag.ready) {
-			uint32_t to_hb = (int32_t)(ag.next_hb - now) > 0 ? ag.next_hb - now : 0;
-			wait_ms = to_hb < wait_ms ? to_hb : wait_ms;
-		}
+		uint32_t wait_ms = ag_agent_poll(&ag.agent, now);
 		if (wait_ms > 1000u)
 			wait_ms = 1000u;
+		if (ag.reboot) {
+			if ((int32_t)(now - ag.reboot_at) >= 0)
+				hal_reset();
+			uint32_t left = ag.reboot_at - now;
+			wait_ms = left < wait_ms ? left : wait_ms;
+		}
 		(void)rt_event_wait(&ag.ev, EV_RX | EV_REPORT, RT_EVENT_ANY | RT_EVENT_CLEAR,
 				    RT_MS_TO_TICKS(wait_ms), NULL);
 		uint8_t buf[128];
 		int n;
 		while ((n = hal_uart_read(HAL_UART_LINK, buf, sizeof(buf))) > 0)
-			(void)ag_link_input(&ag.link, buf, (size_t)n, hal_clock_ms());
+			ag_agent_input(&ag.agent, buf, (size_t)n, hal_clock_ms());
 		now = hal_clock_ms();
-		if (ag.say_hello && ag_link_is_up(&ag.link))
-			send_hello();
-		if (ag.ready && (int32_t)(now - ag.next_hb) >= 0 &&
-		    ag_link_send_space(&ag.link) > 0) {
-			send_heartbeat();
-			ag.next_hb = now + ag.heartbeat_ms;
-		}
 		struct app_report r;
-		while (ag.ready && ag_link_send_space(&ag.link) > 1 &&
+		/* Reports wait in their channel while the link window is full. */
+		while (ag_agent_is_ready(&ag.agent) && ag_link_send_space(&ag.agent.link) > 1 &&
 		       rt_chan_try_recv(&app__report_ch, &r) == 0)
-			send_report(&r);
+			send_report(&r, now);
+		maybe_confirm();
 	}
 }
 
@@ -220,7 +258,6 @@ int app_start(const struct app_config *cfg)
 {
 	memset(&ag, 0, sizeof(ag));
 	ag.cfg = cfg;
-	ag.heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 5000u;
 	rt_event_init(&ag.ev);
 	int rc = app__pipeline_start(cfg->sample_ms);
 	if (rc)
