@@ -65,7 +65,11 @@ static uint32_t stack_depth(void)
 	return (uint32_t)((uintptr_t)__stack_top - (uintptr_t)p);
 }
 
-__attribute__((noinline)) static int apply(const struct ctl *c)
+/* The transfer as the agent would drive it; the stack high-water mark of
+ * the streaming apply (begin and writes) and of the finish (verification)
+ * are measured apart. */
+__attribute__((noinline)) static int apply(const struct ctl *c, uint32_t *ret_apply_stack,
+					   uint32_t *ret_finish_stack)
 {
 	struct ag_msg_ota_offer of;
 	memset(&of, 0, sizeof(of));
@@ -84,8 +88,11 @@ __attribute__((noinline)) static int apply(const struct ctl *c)
 		rc = boot_ota_write(&ota, off, c->patch + off, n);
 		off += n;
 	}
+	*ret_apply_stack = stack_depth();
+	paint_stack();
 	if (rc == 0)
 		rc = boot_ota_finish(&ota, c->patch_len);
+	*ret_finish_stack = stack_depth();
 	return rc;
 }
 
@@ -116,15 +123,17 @@ int main(void)
 		}
 		if (tb.state != BOOT_STATE_EMPTY)
 			done(12);
+		uint32_t st_apply, st_finish;
 		paint_stack();
-		int rc = apply(c);
-		uint32_t depth = stack_depth();
+		int rc = apply(c, &st_apply, &st_finish);
 		snprintf(line, sizeof(line), "demo: delta applied into B: %s\n", ag_strerror(rc));
 		say();
 		snprintf(line, sizeof(line),
-			 "demo: delta_apply_stack_bytes %lu state_bytes %lu page_bytes %lu\n",
-			 (unsigned long)depth, (unsigned long)sizeof(struct ag_delta),
-			 (unsigned long)ota.page_size);
+			 "demo: apply_stack_bytes %lu finish_stack_bytes %lu delta_state_bytes %lu "
+			 "page_bytes %lu boot_ota_bytes %lu\n",
+			 (unsigned long)st_apply, (unsigned long)st_finish,
+			 (unsigned long)sizeof(struct ag_delta), (unsigned long)ota.page_size,
+			 (unsigned long)sizeof(struct boot_ota));
 		say();
 		if (rc)
 			done(13);

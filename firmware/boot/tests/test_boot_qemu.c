@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 		dup2(out[1], 2);
 		close(out[0]);
 		close(out[1]);
-		execl(argv[2], argv[2], "-M", "mps2-an386", "-nographic", "-monitor", "none",
+		execlp(argv[2], argv[2], "-M", "mps2-an386", "-nographic", "-monitor", "none",
 		      "-serial", "null", "-serial", "null", "-semihosting-config",
 		      "enable=on,target=native", "-kernel", argv[3], "-device", dev_a, "-device",
 		      dev_ctl, (char *)NULL);
