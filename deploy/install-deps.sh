@@ -26,6 +26,8 @@ packages=(
   # servers and peers used by tests and benches
   prometheus etcd-server etcd-client bsdiff xdelta3 xz-utils zstd
   prometheus-node-exporter wrk curl jq
+  # network namespaces and TUN links of the eBPF RTT test
+  iproute2
   # apt-get source
   dpkg-dev
 )
