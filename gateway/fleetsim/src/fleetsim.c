@@ -52,6 +52,8 @@ struct dev {
 	int keep_slave; /* pty mode: our own slave fd */
 	uint8_t state;
 	uint8_t active, boot_next, boot_permanent, trial;
+	uint8_t reconnecting; /* the next boot() only reconnects */
+	uint8_t inited;       /* the agent was initialized once */
 	struct ag_slot_info slot[2];
 	uint8_t *flash[2];
 	uint32_t xfer, xfer_off, xfer_size, image_size;
@@ -106,6 +108,7 @@ static struct {
 	struct {
 		uint64_t connects, disconnects, crashes, reboots, self_test_fail, ota_done;
 		uint64_t lost_frames, bit_errors, out_drops;
+		uint64_t hellos, heartbeats; /* of agents since re-initialized */
 	} st;
 } sim;
 
@@ -450,9 +453,54 @@ static int pty_open(struct dev *d)
 	return m;
 }
 
+/* Opens the device's link: its pty, or a TCP connection to the gateway. */
+static void connect_link(struct dev *d, uint64_t now)
+{
+	d->w.ctx = d;
+	d->w.fn = on_io;
+	if (sim.pty_dir[0]) {
+		d->w.fd = pty_open(d);
+		if (d->w.fd < 0 || gw_loop_add(sim.loop, &d->w, EPOLLIN) != 0) {
+			gw_error("cannot open a pty", "device=%u", (unsigned)d->idx);
+			link_down(d);
+			return;
+		}
+		d->state = UP;
+		sim.st.connects++;
+		(void)ag_agent_start(&d->a, (uint32_t)now);
+		schedule(d, now);
+		return;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		d->reconnecting = 1;
+		d->reboot_at = now + 1000;
+		schedule(d, d->reboot_at);
+		return;
+	}
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(sim.gw_port)};
+	sa.sin_addr.s_addr = sim.gw_ip;
+	d->w.fd = fd;
+	d->state = CONNECTING;
+	if ((connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) ||
+	    gw_loop_add(sim.loop, &d->w, EPOLLOUT | EPOLLIN) != 0) {
+		link_down(d);
+		d->reconnecting = 1;
+		d->reboot_at = now + 1000 + rnd(&d->rng) % 1000; /* retry the connect */
+		schedule(d, d->reboot_at);
+	}
+}
+
 /* Boots the device: picks the slot, runs the self-test, starts the agent and the link. */
 static void boot(struct dev *d, uint64_t now)
 {
+	if (d->reconnecting) {
+		d->reconnecting = 0;
+		connect_link(d, now);
+		return;
+	}
 	uint8_t prev = d->active;
 	int16_t confirm = 1; /* 1: nothing to report */
 	uint8_t cslot = 0;
@@ -471,6 +519,10 @@ static void boot(struct dev *d, uint64_t now)
 		}
 	}
 	d->boot_count++;
+	if (d->inited) {
+		sim.st.hellos += d->a.stats.hellos;
+		sim.st.heartbeats += d->a.stats.heartbeats;
+	}
 	struct ag_agent_identity id;
 	memset(&id, 0, sizeof(id));
 	snprintf(id.device_id, sizeof(id.device_id), "%s%05u", sim.prefix, (unsigned)d->idx);
@@ -485,49 +537,17 @@ static void boot(struct dev *d, uint64_t now)
 		gw_error("cannot start an agent", "device=%u", (unsigned)d->idx);
 		return;
 	}
+	d->inited = 1;
 	if (confirm != 1)
 		ag_agent_report_confirm(&d->a, cslot, confirm, &d->slot[cslot].version);
 	schedule_crash(d, now);
-	d->w.ctx = d;
-	d->w.fn = on_io;
-	if (sim.pty_dir[0]) {
-		d->w.fd = pty_open(d);
-		if (d->w.fd < 0 || gw_loop_add(sim.loop, &d->w, EPOLLIN) != 0) {
-			gw_error("cannot open a pty", "device=%u", (unsigned)d->idx);
-			link_down(d);
-			return;
-		}
-		d->state = UP;
-		sim.st.connects++;
-		(void)ag_agent_start(&d->a, (uint32_t)now);
-		schedule(d, now);
-		return;
-	}
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		schedule(d, now + 1000);
-		return;
-	}
-	int one = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(sim.gw_port)};
-	sa.sin_addr.s_addr = sim.gw_ip;
-	d->w.fd = fd;
-	d->state = CONNECTING;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
-		link_down(d);
-		d->reboot_at = now + 1000 + rnd(&d->rng) % 1000; /* retry the connect */
-		schedule(d, d->reboot_at);
-		return;
-	}
-	if (gw_loop_add(sim.loop, &d->w, EPOLLOUT | EPOLLIN) != 0)
-		link_down(d);
+	connect_link(d, now);
 }
 
 static void reconnect_later(struct dev *d, uint64_t now)
 {
 	link_down(d);
-	d->boot_count--; /* reconnecting is not a boot */
+	d->reconnecting = 1; /* reconnecting is not a boot */
 	d->reboot_at = now + 500 + rnd(&d->rng) % 1000;
 	schedule(d, d->reboot_at);
 }
@@ -606,10 +626,13 @@ static void run_timer(struct dev *d, uint64_t now)
 		boot(d, now);
 		return;
 	}
-	if (d->crash_at && now >= d->crash_at && d->state != DOWN) {
-		d->crash_at = 0;
-		crash(d, now);
-		return;
+	if (d->crash_at && now >= d->crash_at) {
+		if (d->state != DOWN) {
+			d->crash_at = 0;
+			crash(d, now);
+			return;
+		}
+		schedule_crash(d, now); /* down already: the next one */
 	}
 	while (d->tx.head && d->tx.head->due <= now) {
 		struct chunk *c = d->tx.head;
@@ -644,7 +667,7 @@ static void run_timer(struct dev *d, uint64_t now)
 static void write_stats(int final)
 {
 	unsigned connected = 0, ready = 0;
-	uint64_t hellos = 0, heartbeats = 0, errors_in = 0, frames_in = 0, frames_out = 0;
+	uint64_t hellos = sim.st.hellos, heartbeats = sim.st.heartbeats, errors_in = 0, frames_in = 0, frames_out = 0;
 	for (unsigned i = 0; i < sim.started; i++) {
 		struct dev *d = &sim.devs[i];
 		connected += d->state == UP;
