@@ -24,6 +24,11 @@ enum ctl_exit {
 	CTL_EXIT_USAGE = 2,    /**< bad command line */
 	CTL_EXIT_IO = 3,       /**< a file could not be read or written */
 	CTL_EXIT_INTERNAL = 4, /**< out of memory, crypto or self-check failure */
+	CTL_EXIT_NOTFOUND = 5,    /**< the controller has no such object */
+	CTL_EXIT_CONFLICT = 6,    /**< version conflict, or the name exists */
+	CTL_EXIT_INVALID = 7,     /**< refused as invalid (422/400/413) or a bad manifest */
+	CTL_EXIT_UNREACHABLE = 8, /**< the controller could not be reached */
+	CTL_EXIT_DENIED = 9,      /**< no or bad token (401), or the role may not (403) */
 };
 
 struct ctl_cli_cmd;
@@ -106,6 +111,9 @@ const char *ctl_cli_ag_err_name(int err);
 
 /** @brief The image commands' table, for the top level. */
 extern const struct ctl_cli_cmd ctl_cli_image_cmds[];
+
+/** @brief get, describe, apply, delete, rollout, release: the commands that talk to a controller. */
+extern const struct ctl_cli_cmd ctl_cli_api_cmds[];
 
 /* Scoped cleanup, as in the daemons. */
 static inline void ctl_cli_freep(void *p)

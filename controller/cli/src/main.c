@@ -15,13 +15,15 @@
 #define FLOTILLA_VERSION "0.0.0"
 #endif
 
-static const struct ctl_cli_cmd commands[] = {
+static struct ctl_cli_cmd commands[] = {
 	{
 		.name = "image",
 		.summary = "build, sign, verify and inspect firmware images; make and apply delta patches",
 		.usage = " COMMAND [OPTIONS]",
 		.sub = ctl_cli_image_cmds,
 	},
+	/* filled in from ctl_cli_api_cmds by main() */
+	{0}, {0}, {0}, {0}, {0}, {0},
 	{0},
 };
 
@@ -32,12 +34,16 @@ static const struct ctl_cli_cmd top = {
 		 "Fleet management for microcontroller fleets.\n"
 		 "\n"
 		 "Exit status: 0 ok; 1 refused (verification failed, bad image or patch);\n"
-		 "2 usage error; 3 file could not be read or written; 4 internal error.",
+		 "2 usage error; 3 file could not be read or written; 4 internal error;\n"
+		 "5 not found; 6 conflict; 7 invalid; 8 controller unreachable; 9 denied.",
 	.sub = commands,
 };
 
 int main(int argc, char **argv)
 {
+	size_t ncmd = 1;
+	for (const struct ctl_cli_cmd *c = ctl_cli_api_cmds; c->name; c++)
+		commands[ncmd++] = *c;
 	struct ctl_cli_call call = {.cmd = &top, .path = "flotilla"};
 	if (argc < 2) {
 		ctl_cli_help(&call, stderr);
