@@ -468,7 +468,7 @@ int gw_ebpf_watch_fd(struct gw_ebpf *h, int fd, enum gw_ebpf_transport transport
 	unsigned group, hist;
 	int err;
 
-	if (!h || fd < 0 || (unsigned)transport >= GW_EBPF_TRANSPORT_COUNT)
+	if (!h || fd < 0 || fd >= GW_EBPF_FD_MAX || (unsigned)transport >= GW_EBPF_TRANSPORT_COUNT)
 		return -EINVAL;
 	err = ufd_get(h, fd, &u);
 	if (err)
@@ -522,7 +522,7 @@ int gw_ebpf_watch_controller(struct gw_ebpf *h, int fd)
 	struct ufd *u;
 	int err;
 
-	if (!h || fd < 0)
+	if (!h || fd < 0 || fd >= GW_EBPF_FD_MAX)
 		return -EINVAL;
 	if (!(h->attached & GW_EBPF_PROBE_RTT))
 		return -EOPNOTSUPP;

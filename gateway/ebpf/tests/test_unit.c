@@ -204,6 +204,8 @@ static void test_bad_args(void **state)
 	assert_int_equal(gw_ebpf_new(&cfg, NULL), -EINVAL);
 	assert_int_equal(gw_ebpf_new(&cfg, &h), 0);
 	assert_int_equal(gw_ebpf_watch_fd(h, -1, GW_EBPF_TRANSPORT_PTY, NULL, NULL), -EINVAL);
+	assert_int_equal(gw_ebpf_watch_fd(h, GW_EBPF_FD_MAX, GW_EBPF_TRANSPORT_PTY, NULL, NULL),
+			 -EINVAL);
 	assert_int_equal(gw_ebpf_watch_fd(h, 3, (enum gw_ebpf_transport)9, NULL, NULL), -EINVAL);
 	assert_int_equal(gw_ebpf_unwatch_fd(h, 3), -ENOENT);
 	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_COUNT, NULL, NULL,

@@ -35,6 +35,8 @@ extern "C" {
 #define GW_EBPF_HIST_BUCKETS 64
 /** Longest release or cohort label value kept (longer ones are cut). */
 #define GW_EBPF_LABEL_MAX 63
+/** Highest fd number + 1 that can be watched (userspace keeps a slot per fd). */
+#define GW_EBPF_FD_MAX (1 << 20)
 /** Distinct (release, cohort) pairs; later pairs share the "unknown" group. */
 #define GW_EBPF_GROUPS_MAX 63
 
@@ -142,12 +144,16 @@ const char *gw_ebpf_reason(const struct gw_ebpf *h);
 /**
  * Start measuring a device link. Replaces any earlier watch of the same fd.
  * When the transport is TCP the socket's RTT is watched too.
+ * The exchange measured is: the first write on the fd not yet answered, to
+ * the next read on it that returns bytes (for a reliable link, usually the
+ * device's acknowledgement or reply).
  *
  * @param fd         the device's fd in the traced process
  * @param transport  transport label
  * @param release    release label (NULL or "" means "unknown")
  * @param cohort     cohort label, e.g. "canary" or "stable" (NULL: "unknown")
- * @return 0, -EINVAL (bad fd or transport), -ENOSPC (kernel fd map full; the
+ * @return 0, -EINVAL (fd < 0 or >= GW_EBPF_FD_MAX, bad transport), -ENOSPC
+ *         (kernel fd map full; the
  *         userspace fallback still measures the fd), -ENOMEM
  */
 __attribute__((warn_unused_result))
