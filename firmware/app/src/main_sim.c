@@ -1,6 +1,7 @@
 /* The sample application on the sim board: a device as a Linux process.
  *   flotilla-sim-device [--device-id ID] [board options, see sim/board.h] */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app/app.h"
@@ -25,6 +26,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	/* Started by the sim bootloader from a slot: it says which. */
+	const char *slot = getenv("FLOTILLA_BOOT_SLOT");
+	if (slot && slot[0] == '1')
+		app.active_slot = 1;
 	if (sim_board_init(&cfg) != 0)
 		return 1;
 	rt_init(hal_rt_hooks());

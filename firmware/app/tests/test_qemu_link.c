@@ -90,8 +90,13 @@ static int find_pty(int out, char *pty, size_t cap)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: %s QEMU CHAIN_ELF APP_ELF\n", argv[0]);
+	/* With "signed", APP is a signed image (app_a.img) that the board copies
+	 * into slot A at power-on and LOADER is firmware/boot's bootloader,
+	 * which verifies it and starts it. */
+	int signed_img = argc == 5 && strcmp(argv[4], "signed") == 0;
+	if (argc != 4 && !signed_img) {
+		fprintf(stderr, "usage: %s QEMU CHAIN_ELF APP_ELF | QEMU BOOT_ELF APP_IMG signed\n",
+			argv[0]);
 		return 2;
 	}
 	struct stat st;
@@ -108,7 +113,11 @@ int main(int argc, char **argv)
 	if (pipe(pipefd) != 0)
 		return fail("pipe: %s", strerror(errno));
 	char loader[4200];
-	snprintf(loader, sizeof(loader), "loader,file=%s", argv[3]);
+	if (signed_img)
+		snprintf(loader, sizeof(loader), "loader,file=%s,addr=0x21000000,force-raw=on",
+			 argv[3]);
+	else
+		snprintf(loader, sizeof(loader), "loader,file=%s", argv[3]);
 	qemu = fork();
 	if (qemu < 0)
 		return fail("fork: %s", strerror(errno));

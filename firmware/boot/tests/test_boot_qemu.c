@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 		close(out[0]);
 		close(out[1]);
 		execlp(argv[2], argv[2], "-M", "mps2-an386", "-nographic", "-monitor", "none",
-		      "-serial", "null", "-serial", "null", "-semihosting-config",
+		      "-serial", "null", "-serial", "stdio", "-semihosting-config",
 		      "enable=on,target=native", "-kernel", argv[3], "-device", dev_a, "-device",
 		      dev_ctl, (char *)NULL);
 		_exit(127);
