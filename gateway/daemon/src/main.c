@@ -3,6 +3,7 @@
  * signals. See --help and deploy/gateway.conf.example. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,8 +326,6 @@ static int setup(struct gw *g)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	g->sig.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	g->sig.fn = on_signal;
 	g->sig.ctx = g;
@@ -419,6 +418,15 @@ int main(int argc, char **argv)
 {
 	static struct gw g;
 	char err[GW_CONFIG_ERR_MAX];
+	/* Before any thread exists (libraries may start some), so that every
+	 * thread blocks them and only the signalfd sees them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	int help;
 	g.argc = argc;
 	g.argv = argv;
