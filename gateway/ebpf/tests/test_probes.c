@@ -124,6 +124,7 @@ static void test_accuracy(void **state)
 	}
 	for (int i = 0; i < 3; i++) {
 		unsigned expect = gw_ebpf_bucket_of((uint64_t)delays[i] * 1000000u);
+		int near = 0;
 
 		for (int r = 0; r < rounds[i]; r++) {
 			int bk, bu;
@@ -145,13 +146,17 @@ static void test_accuracy(void **state)
 			       (double)(k1.sum_ns - k0.sum_ns) / 1e6);
 			assert_true(bk >= 0);
 			assert_true(bu >= 0);
-			/* No faster than the device's delay, and not far off it. */
+			/* Never faster than the device's delay. */
 			assert_true((unsigned)bk >= expect);
-			assert_true((unsigned)bk <= expect + 2);
+			if ((unsigned)bk <= expect + 1)
+				near++;
 			/* Kernel and userspace agree within one bucket. */
 			assert_true(abs(bk - bu) <= 1);
 			assert_true(k1.sum_ns - k0.sum_ns >= (uint64_t)delays[i] * 1000000u);
 		}
+		/* Most exchanges land in the delay's bucket or the next (a late
+		 * wakeup on a loaded machine may push a few further). */
+		assert_true(near * 2 > rounds[i]);
 		assert_int_equal(gw_ebpf_device_summary(h, dev[i].fd, &sum), 0);
 		assert_true(sum.from_kernel);
 		assert_int_equal(sum.count, (uint64_t)rounds[i]);
