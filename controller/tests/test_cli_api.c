@@ -276,7 +276,7 @@ static void test_two_gateways_devices(void **st)
 		assert_int_equal(ctl_client_new(&cfg, &c), 0);
 		assert_int_equal(ctl_client_gateway_register(c, names[g], NULL, NULL), 0);
 		json_t *s[3];
-		struct ctl_client_status items[3];
+		struct ctl_client_status items[3] = {{0}};
 		char dn[3][32];
 		for (int i = 0; i < 3; i++) {
 			snprintf(dn[i], sizeof(dn[i]), "%s-dev-%d", names[g], i);

@@ -474,9 +474,12 @@ int ctl_client_status_batch(struct ctl_client *c, const struct ctl_client_status
 			    size_t *ret_failed)
 {
 	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:O}", "name", items[i].device, "status",
-						     items[i].status));
+	for (size_t i = 0; i < n; i++) {
+		json_t *it = json_pack("{s:s, s:O}", "name", items[i].device, "status", items[i].status);
+		if (items[i].labels)
+			json_object_set(it, "labels", (json_t *)items[i].labels);
+		json_array_append_new(arr, it);
+	}
 	json_t *body = json_pack("{s:s, s:b, s:o}", "kind", "Device", "create", 1, "items", arr);
 	json_t *resp = NULL;
 	int r = ctl_client_request(c, "POST", API "batch/status", body, &resp);

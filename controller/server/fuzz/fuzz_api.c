@@ -68,7 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *const *t = targets[data[0] % (sizeof(targets) / sizeof(targets[0]))];
 	char url[512];
 	if (strcmp(t[0], "GET") == 0) {
-		char *esc = curl_easy_escape(h, (const char *)data + 1, (int)(size - 1 < 256 ? size - 1 : 256));
+		/* a length of 0 would make curl take strlen() */
+		char *esc = size > 1 ? curl_easy_escape(h, (const char *)data + 1,
+							(int)(size - 1 < 256 ? size - 1 : 256))
+				     : NULL;
 		snprintf(url, sizeof(url), "%s%s%s", base, t[1], esc ? esc : "");
 		curl_free(esc);
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);

@@ -760,11 +760,29 @@ static enum MHD_Result do_batch(struct ctl_server *srv, struct MHD_Connection *c
 		char path[300], why[256], p2[300];
 		v[i].name = json_string_value(json_object_get(it, "name"));
 		v[i].status = st;
+		v[i].labels = json_object_get(it, "labels");
 		snprintf(p2, sizeof(p2), "items[%zu].name", i);
 		if (!v[i].name || !ctl_obj_name_valid(v[i].name)) {
 			free(v);
 			json_decref(b);
 			return invalid(srv, c, p2, "must be an object name");
+		}
+		if (v[i].labels) {
+			/* checked as the metadata of the object it may create */
+			json_t *probe = json_pack("{s:s, s:s, s:{s:s, s:O}}", "apiVersion",
+						  CTL_API_VERSION, "kind",
+						  ctl_kind_name((enum ctl_kind)kind), "metadata", "name",
+						  v[i].name, "labels", v[i].labels);
+			int bad = ctl_obj_validate((enum ctl_kind)kind, probe, path, sizeof(path), why,
+						   sizeof(why));
+			json_decref(probe);
+			if (bad) {
+				snprintf(p2, sizeof(p2), "items[%zu].%s", i,
+					 strncmp(path, "metadata.", 9) == 0 ? path + 9 : path);
+				free(v);
+				json_decref(b);
+				return invalid(srv, c, p2, why);
+			}
 		}
 		if (ctl_obj_validate_status((enum ctl_kind)kind, st, path, sizeof(path), why,
 					    sizeof(why)) < 0) {

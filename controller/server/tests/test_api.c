@@ -312,7 +312,7 @@ static void test_auth(void **st)
 	assert_int_equal(ctl_client_create(admin, "devices", d, NULL), 0);
 	/* gw-2 owns auth-2 */
 	json_t *s2 = json_pack("{s:s}", "phase", "idle");
-	struct ctl_client_status it = {"auth-2", s2};
+	struct ctl_client_status it = {"auth-2", s2, NULL};
 	size_t failed = 9;
 	assert_int_equal(ctl_client_status_batch(gw2, &it, 1, &failed), 0);
 	assert_int_equal(failed, 0);
@@ -347,11 +347,11 @@ static void test_auth(void **st)
 	assert_int_equal(ctl_client_assignments(gw1, "gw-2", &a, NULL), -EPERM);
 	/* batch: an item of another gateway's device is refused, and a body
 	 * naming another gateway refuses the whole batch */
-	struct ctl_client_status hij = {"auth-2", s1};
+	struct ctl_client_status hij = {"auth-2", s1, NULL};
 	assert_int_equal(ctl_client_status_batch(gw1, &hij, 1, &failed), 0);
 	assert_int_equal(failed, 1);
 	json_t *s_other = json_pack("{s:s}", "gateway", "gw-2");
-	struct ctl_client_status fake = {"auth-9", s_other};
+	struct ctl_client_status fake = {"auth-9", s_other, NULL};
 	assert_int_equal(ctl_client_status_batch(gw1, &fake, 1, &failed), -EPERM);
 	/* oversized body: 413 (body_max is 8 KiB in this test) */
 	json_t *big = device("auth-big", "a", "prod");
@@ -429,7 +429,7 @@ static void test_gateway_link(void **st)
 	json_decref(g);
 
 	json_t *ds[3];
-	struct ctl_client_status items[3];
+	struct ctl_client_status items[3] = {{0}};
 	for (int i = 0; i < 3; i++) {
 		ds[i] = json_pack("{s:s, s:i, s:s}", "phase", "idle", "progress", 0, "activeSlot", "a");
 		items[i].status = ds[i];

@@ -586,6 +586,9 @@ static int et_status_batch(struct ctl_store *s, enum ctl_kind kind, struct ctl_s
 						      "apiVersion", CTL_API_VERSION, "kind",
 						      ctl_kind_name(kind), "metadata", "name", it->name,
 						      "generation", 1, "creationTimestamp", ts, "spec");
+					if (it->labels)
+						json_object_set(json_object_get(o, "metadata"),
+								"labels", (json_t *)it->labels);
 					json_array_append_new(cmps,
 							      cmp(keys[i], "CREATE", "EQUAL", 0));
 				}

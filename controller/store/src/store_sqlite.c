@@ -433,7 +433,7 @@ static int sq_status_batch(struct ctl_store *s, enum ctl_kind kind, struct ctl_s
 			       -1, &up, NULL) ||
 	    sqlite3_prepare_v2(q->db,
 			       "INSERT INTO objects(kind,name,rv,crv,labels,owner,body,status) "
-			       "VALUES(?1,?2,?3,?3,'{}',?4,?5,?6) ON CONFLICT DO NOTHING",
+			       "VALUES(?1,?2,?3,?3,?7,?4,?5,?6) ON CONFLICT DO NOTHING",
 			       -1, &ins, NULL) ||
 	    sqlite3_prepare_v2(q->db, "SELECT 1 FROM objects WHERE kind=? AND name=?", -1, &own,
 			       NULL)) {
@@ -496,12 +496,18 @@ static int sq_status_batch(struct ctl_store *s, enum ctl_kind kind, struct ctl_s
 			it->result = -ENOENT;
 			continue;
 		}
-		char body[CTL_NAME_MAX + 256];
-		snprintf(body, sizeof(body),
-			 "{\"apiVersion\":\"" CTL_API_VERSION "\",\"kind\":\"%s\",\"metadata\":"
-			 "{\"name\":\"%s\",\"generation\":1,\"creationTimestamp\":\"%s\"},"
-			 "\"spec\":{}}",
-			 ctl_kind_name(kind), it->name, ts);
+		char *ltext = it->labels ? json_dumps(it->labels, JSON_COMPACT) : NULL;
+		char *body = NULL;
+		if (asprintf(&body,
+			     "{\"apiVersion\":\"" CTL_API_VERSION "\",\"kind\":\"%s\",\"metadata\":"
+			     "{\"name\":\"%s\",\"generation\":1,\"creationTimestamp\":\"%s\"%s%s},"
+			     "\"spec\":{}}",
+			     ctl_kind_name(kind), it->name, ts, ltext ? ",\"labels\":" : "",
+			     ltext ? ltext : "") < 0) {
+			free(ltext);
+			r = -ENOMEM;
+			goto rollback;
+		}
 		sqlite3_reset(ins);
 		sqlite3_bind_int(ins, 1, (int)kind);
 		sqlite3_bind_text(ins, 2, it->name, -1, SQLITE_STATIC);
@@ -512,12 +518,19 @@ static int sq_status_batch(struct ctl_store *s, enum ctl_kind kind, struct ctl_s
 			sqlite3_bind_null(ins, 4);
 		sqlite3_bind_text(ins, 5, body, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 6, stext, -1, SQLITE_STATIC);
-		if (sqlite3_step(ins) != SQLITE_DONE) {
+		sqlite3_bind_text(ins, 7, ltext ? ltext : "{}", -1, SQLITE_STATIC);
+		int ir = sqlite3_step(ins);
+		sqlite3_reset(ins);
+		if (ir != SQLITE_DONE) {
+			free(ltext);
+			free(body);
 			r = -EIO;
 			goto rollback;
 		}
 		rv++;
 		win_push(q, rv, (int)kind, CTL_EV_ADDED, body, stext);
+		free(ltext);
+		free(body);
 		it->result = 0;
 	}
 	sqlite3_reset(up);

@@ -187,7 +187,8 @@ static void test_status_batch(void **st)
 	struct ctl_store *s = open_store();
 	json_t *mine = json_pack("{s:s, s:s}", "gateway", "gw-1", "phase", "idle");
 	json_t *theirs = json_pack("{s:s}", "gateway", "gw-2");
-	struct ctl_status_item a[] = {{"d1", mine, 0}, {"d2", mine, 0}, {"e1", theirs, 0}};
+	json_t *lab = json_pack("{s:s}", "site", "far");
+	struct ctl_status_item a[] = {{"d1", mine, NULL, 0}, {"d2", mine, lab, 0}, {"e1", theirs, NULL, 0}};
 	uint64_t rv;
 	assert_int_equal(ctl_store_status_batch(s, CTL_KIND_DEVICE, a, 2, "gw-1", true, &rv), 0);
 	assert_int_equal(a[0].result, 0);
@@ -197,7 +198,7 @@ static void test_status_batch(void **st)
 
 	/* gw-1 may not write e1 (gw-2's); a missing device without create is ENOENT */
 	json_t *upd = json_pack("{s:s, s:s}", "gateway", "gw-1", "phase", "downloading");
-	struct ctl_status_item b[] = {{"d1", upd, 0}, {"e1", upd, 0}, {"d9", upd, 0}};
+	struct ctl_status_item b[] = {{"d1", upd, NULL, 0}, {"e1", upd, NULL, 0}, {"d9", upd, NULL, 0}};
 	assert_int_equal(ctl_store_status_batch(s, CTL_KIND_DEVICE, b, 3, "gw-1", false, &rv), 0);
 	assert_int_equal(b[0].result, 0);
 	assert_int_equal(b[1].result, -EPERM);
@@ -219,6 +220,15 @@ static void test_status_batch(void **st)
 	assert_int_equal(ctl_store_list(s, CTL_KIND_DEVICE, NULL, "gw-1", 0, NULL, &items, &more, &rv), 0);
 	assert_int_equal(json_array_size(items), 2);
 	json_decref(items);
+	/* labels given for a device the batch created */
+	struct ctl_selector *sel;
+	assert_int_equal(ctl_selector_parse("site=far", &sel), 0);
+	assert_int_equal(ctl_store_list(s, CTL_KIND_DEVICE, sel, NULL, 0, NULL, &items, &more, &rv), 0);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(ctl_obj_name(json_array_get(items, 0)), "d2");
+	json_decref(items);
+	ctl_selector_free(sel);
+	json_decref(lab);
 	json_decref(mine);
 	json_decref(theirs);
 	json_decref(upd);
@@ -254,7 +264,7 @@ static void test_watch(void **st)
 	assert_int_equal(ctl_store_update(s, CTL_KIND_DEVICE, d, rv_add), 0);
 	uint64_t rv_mod = ctl_obj_rv(d);
 	json_t *stt = json_pack("{s:s}", "phase", "x");
-	struct ctl_status_item it = {"w1", stt, 0};
+	struct ctl_status_item it = {"w1", stt, NULL, 0};
 	uint64_t rv_st;
 	assert_int_equal(ctl_store_status_batch(s, CTL_KIND_DEVICE, &it, 1, NULL, false, &rv_st), 0);
 	assert_int_equal(ctl_store_delete(s, CTL_KIND_DEVICE, "w1", 0, NULL), 0);

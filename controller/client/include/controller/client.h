@@ -143,6 +143,7 @@ int ctl_client_gateway_heartbeat(struct ctl_client *c, const char *name, const j
 struct ctl_client_status {
 	const char *device;   /**< Device name */
 	const json_t *status; /**< its status (status.gateway is filled in by the server) */
+	const json_t *labels; /**< labels if the device is new (NULL: none) */
 };
 
 /**

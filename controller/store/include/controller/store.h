@@ -54,6 +54,7 @@ void ctl_event_done(struct ctl_event *ev);
 struct ctl_status_item {
 	const char *name;     /**< object name */
 	const json_t *status; /**< new status (replaces the old one) */
+	const json_t *labels; /**< labels for an object this batch creates, or NULL */
 	int result;           /**< out: 0, -ENOENT, -EPERM (owned by another gateway) */
 };
 
