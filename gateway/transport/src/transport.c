@@ -17,7 +17,7 @@
 #include "gateway/log.h"
 #include "gateway/transport.h"
 
-#define PEER_MAX 64
+#define PEER_MAX GW_CONFIG_PATH_MAX
 #define FLOOD_LOG_MS 10000u
 
 struct port;
