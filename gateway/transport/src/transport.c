@@ -298,6 +298,21 @@ static struct gw_conn *conn_new(struct gw_transport *t, int fd, int kind, const 
 	return c;
 }
 
+int gw_transport_adopt(struct gw_transport *t, int fd, int kind, const char *peer)
+{
+	if (fd < 0 || kind < 0 || kind >= GW_TRANSPORT_COUNT || !peer) {
+		if (fd >= 0)
+			close(fd);
+		return -EINVAL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	return conn_new(t, fd, kind, peer) ? 0 : -ECONNREFUSED;
+}
+
 static unsigned total_links(const struct gw_transport *t)
 {
 	unsigned n = 0;

@@ -76,6 +76,13 @@ void gw_transport_set_limits(struct gw_transport *t, const struct gw_transport_l
 int gw_transport_listen_tcp(struct gw_transport *t, const char *addr)
 	__attribute__((warn_unused_result));
 
+/**
+ * @brief Adopts a connected descriptor as a link of @p kind (an inherited
+ * socket, a socketpair in tests). The transport owns @p fd from now on,
+ * also on error. @return 0, -EINVAL, or -ECONNREFUSED (the owner refused it).
+ */
+int gw_transport_adopt(struct gw_transport *t, int fd, int kind, const char *peer);
+
 /** @brief The TCP listener's port (after listening on port 0), or 0. */
 uint16_t gw_transport_tcp_port(const struct gw_transport *t);
 
