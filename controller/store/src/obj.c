@@ -807,3 +807,17 @@ bool ctl_selector_match(const struct ctl_selector *sel, const json_t *labels)
 	}
 	return true;
 }
+
+size_t ctl_selector_pinned(const struct ctl_selector *sel, const char **ret_key,
+			   const char *const **ret_vals)
+{
+	for (size_t i = 0; sel && i < sel->n; i++) {
+		const struct req *q = &sel->reqs[i];
+		if (q->op == OP_EQ || q->op == OP_IN) {
+			*ret_key = q->key;
+			*ret_vals = (const char *const *)q->vals;
+			return q->nvals;
+		}
+	}
+	return 0;
+}

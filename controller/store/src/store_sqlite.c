@@ -368,19 +368,42 @@ static int sq_list(struct ctl_store *s, enum ctl_kind kind, const struct ctl_sel
 	int r = 0, more = 0;
 	pthread_mutex_lock(&q->lock);
 	*ret_rv = q->rv;
-	if (sqlite3_prepare_v2(q->db,
-			       owner ? "SELECT name, rv, labels, body, status FROM objects "
-				       "WHERE kind=?1 AND name>?2 AND owner=?3 ORDER BY name"
-				     : "SELECT name, rv, labels, body, status FROM objects "
-				       "WHERE kind=?1 AND name>?2 ORDER BY name",
-			       -1, &st, NULL)) {
+	const char *pkey = NULL;
+	const char *const *pvals = NULL;
+	size_t npv = ctl_selector_pinned(sel, &pkey, &pvals);
+	char *sql = NULL;
+	if (npv) {
+		/* narrow by the label index: the rows holding k = one of the values */
+		char in[64 * 4 + 8] = "";
+		for (size_t i = 0; i < npv && i < 64; i++)
+			strcat(in, i ? ",?" : "?");
+		if (asprintf(&sql,
+			     "SELECT o.name, o.rv, o.labels, o.body, o.status FROM obj_labels l "
+			     "JOIN objects o ON o.kind=l.kind AND o.name=l.name WHERE l.kind=?1 AND "
+			     "l.k=?4 AND l.v IN (%s) AND l.name>?2%s ORDER BY l.name",
+			     in, owner ? " AND o.owner=?3" : "") < 0)
+			sql = NULL;
+	} else if (asprintf(&sql,
+			    "SELECT name, rv, labels, body, status FROM objects WHERE kind=?1 AND "
+			    "name>?2%s ORDER BY name",
+			    owner ? " AND owner=?3" : "") < 0) {
+		sql = NULL;
+	}
+	if (!sql || sqlite3_prepare_v2(q->db, sql, -1, &st, NULL)) {
+		free(sql);
 		r = -EIO;
 		goto out;
 	}
+	free(sql);
 	sqlite3_bind_int(st, 1, (int)kind);
 	sqlite3_bind_text(st, 2, after ? after : "", -1, SQLITE_STATIC);
 	if (owner)
 		sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC);
+	if (npv) {
+		sqlite3_bind_text(st, 4, pkey, -1, SQLITE_STATIC);
+		for (size_t i = 0; i < npv && i < 64; i++)
+			sqlite3_bind_text(st, 5 + (int)i, pvals[i], -1, SQLITE_STATIC);
+	}
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		if (sel) {
 			json_t *labels = json_loads(col_text(st, 2), 0, NULL);
@@ -733,6 +756,19 @@ int ctl__sqlite_open(const char *path, struct ctl_store **ret)
 			"owner TEXT, body TEXT NOT NULL, status TEXT, PRIMARY KEY(kind, name)) "
 			"WITHOUT ROWID") ||
 	    exec(q->db, "CREATE INDEX IF NOT EXISTS objects_owner ON objects(kind, owner)") ||
+	    /* label index for selectors, kept by triggers; status writes leave it alone */
+	    exec(q->db, "CREATE TABLE IF NOT EXISTS obj_labels(kind INTEGER NOT NULL, k TEXT NOT NULL, "
+			"v TEXT, name TEXT NOT NULL, PRIMARY KEY(kind, k, v, name)) WITHOUT ROWID") ||
+	    exec(q->db, "CREATE INDEX IF NOT EXISTS obj_labels_name ON obj_labels(kind, name)") ||
+	    exec(q->db, "CREATE TRIGGER IF NOT EXISTS objects_labels_ins AFTER INSERT ON objects "
+			"BEGIN INSERT OR IGNORE INTO obj_labels SELECT NEW.kind, j.key, j.value, NEW.name "
+			"FROM json_each(NEW.labels) j; END") ||
+	    exec(q->db, "CREATE TRIGGER IF NOT EXISTS objects_labels_upd AFTER UPDATE OF labels ON "
+			"objects WHEN OLD.labels IS NOT NEW.labels BEGIN DELETE FROM obj_labels WHERE "
+			"kind=OLD.kind AND name=OLD.name; INSERT OR IGNORE INTO obj_labels SELECT "
+			"NEW.kind, j.key, j.value, NEW.name FROM json_each(NEW.labels) j; END") ||
+	    exec(q->db, "CREATE TRIGGER IF NOT EXISTS objects_labels_del AFTER DELETE ON objects "
+			"BEGIN DELETE FROM obj_labels WHERE kind=OLD.kind AND name=OLD.name; END") ||
 	    exec(q->db, "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER)") ||
 	    exec(q->db, "INSERT OR IGNORE INTO meta VALUES('rv', 0)"))
 		goto fail;

@@ -94,6 +94,17 @@ int ctl_selector_parse(const char *text, struct ctl_selector **ret_sel)
 /** @brief Does @p labels (a JSON object of strings, or NULL) satisfy @p sel? NULL sel matches. */
 bool ctl_selector_match(const struct ctl_selector *sel, const json_t *labels);
 
+/**
+ * @brief For store backends: the values of the first requirement that pins
+ *        a label to a set of values (`k=v` or `k in (...)`), so a label
+ *        index can narrow a scan. ctl_selector_match() still decides.
+ * @param[out] ret_key the label key
+ * @param[out] ret_vals its allowed values (owned by @p sel)
+ * @return the number of values, 0 when no requirement pins a label
+ */
+size_t ctl_selector_pinned(const struct ctl_selector *sel, const char **ret_key,
+			   const char *const **ret_vals);
+
 /** @brief Free a selector; NULL is fine. */
 void ctl_selector_free(struct ctl_selector *sel);
 
