@@ -2,9 +2,9 @@
 # eBPF probe overhead per event (gateway/ebpf): for each probe, the same loop
 # of the traced operation with the probe detached and attached, alternating
 # in one run (min of 7 rounds each):
-#   ebpf_overhead_ns.sys_enter_exit.gateway_syscall  link probe, a gateway syscall
+#   ebpf_overhead_ns.sys_exit.gateway_syscall        link probe, a gateway syscall
 #                                                    that is not device I/O (getppid)
-#   ebpf_overhead_ns.sys_enter_exit.other_process    link probe, a syscall of any
+#   ebpf_overhead_ns.sys_exit.other_process          link probe, a syscall of any
 #                                                    other process (tgid filter)
 #   ebpf_overhead_ns.link_exchange                   one measured write+read pair
 #                                                    on a watched fd

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The gateway's probes: device-link I/O latency (syscall tracepoints),
+/* The gateway's probes: device-link I/O latency (the sys_exit tracepoint),
  * TCP smoothed RTT (tcp_probe) and run-queue delay of the gateway's threads
  * (sched_wakeup/sched_switch). All are tp_btf programs, filtered to the
  * gateway's tgid (set in rodata before load) or to the sockets it watches.
@@ -46,15 +46,6 @@ struct {
 	__type(value, struct gw_ebpf_k_fd);
 } fds SEC(".maps");
 
-/* Per gateway thread: fd + 1 of a read in flight on a watched fd (0: none).
- * Task storage costs far less than a hash update and delete per read. */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, __u32);
-} pending_read SEC(".maps");
-
 /* socket cookie -> RTT histogram. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -81,62 +72,52 @@ static __always_inline void hist_add(void *map, __u32 idx, __u64 v)
 	h->sum += v;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(gw_sys_enter, struct pt_regs *regs, long id)
-{
-	struct gw_ebpf_k_fd *v;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 fd, *pending;
-	int is_write;
+/* The syscall's number at sys_exit: the register the kernel keeps it in. */
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) ((long)(regs)->orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((long)BPF_CORE_READ(regs, syscallno))
+#else
+#error "gw_ebpf: add this architecture's syscall number register"
+#endif
 
-	if ((__u32)(pid_tgid >> 32) != target_tgid)
-		return 0;
-	is_write = id == nr_write || id == nr_writev || id == nr_sendto || id == nr_sendmsg;
-	if (!is_write && id != nr_read && id != nr_readv && id != nr_recvfrom &&
-	    id != nr_recvmsg)
-		return 0;
-	fd = (__u32)PT_REGS_PARM1(regs);
-	v = bpf_map_lookup_elem(&fds, &fd);
-	if (!v)
-		return 0;
-	if (is_write) {
-		/* The exchange starts at the first write not yet answered. */
-		if (v->t_write == 0)
-			v->t_write = bpf_ktime_get_ns();
-		return 0;
-	}
-	pending = bpf_task_storage_get(&pending_read, bpf_get_current_task_btf(), 0,
-				       BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (pending)
-		*pending = fd + 1;
-	return 0;
-}
-
+/* One program on sys_exit does the link probe: the syscall's number, its
+ * first argument (the fd) and its result are all there, so nothing is spent
+ * on sys_enter, which every syscall of every process would pay. A write that
+ * returned bytes starts an exchange (if none is open); the next read on the
+ * fd that returns bytes ends it. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(gw_sys_exit, struct pt_regs *regs, long ret)
 {
 	struct gw_ebpf_k_fd *v;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 now, t0, d;
-	__u32 fd, *pending, b;
+	__u32 fd, b;
+	long id;
+	int is_write;
 
-	if ((__u32)(pid_tgid >> 32) != target_tgid)
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != target_tgid)
 		return 0;
-	pending = bpf_task_storage_get(&pending_read, bpf_get_current_task_btf(), 0, 0);
-	if (!pending || *pending == 0)
-		return 0;
-	fd = *pending - 1;
-	*pending = 0;
-	/* Only a read that returned bytes is the device's reply. */
 	if (ret <= 0)
 		return 0;
+	id = SYSCALL_NR(regs);
+	is_write = id == nr_write || id == nr_writev || id == nr_sendto || id == nr_sendmsg;
+	if (!is_write && id != nr_read && id != nr_readv && id != nr_recvfrom &&
+	    id != nr_recvmsg)
+		return 0;
+	fd = (__u32)PT_REGS_PARM1_SYSCALL(regs);
 	v = bpf_map_lookup_elem(&fds, &fd);
 	if (!v)
 		return 0;
+	now = bpf_ktime_get_ns();
+	if (is_write) {
+		/* The exchange starts at the first write not yet answered. */
+		if (v->t_write == 0)
+			v->t_write = now;
+		return 0;
+	}
 	t0 = v->t_write;
 	if (t0 == 0)
 		return 0;
-	now = bpf_ktime_get_ns();
 	v->t_write = 0;
 	d = now > t0 ? now - t0 : 0;
 	hist_add(&link_hist, v->hist, d);

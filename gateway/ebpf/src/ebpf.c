@@ -39,14 +39,13 @@ _Static_assert(GW_EBPF_GROUPS_MAX + 1 == GW_EBPF_K_GROUPS, "label groups");
 #define REASON_MAX 512
 #define DEFAULT_MAX_FDS 16384
 
-enum { P_SYS_ENTER, P_SYS_EXIT, P_WAKEUP, P_WAKEUP_NEW, P_SWITCH, P_TCP, P_COUNT };
+enum { P_SYS_EXIT, P_WAKEUP, P_WAKEUP_NEW, P_SWITCH, P_TCP, P_COUNT };
 
 static const struct {
 	const char *name;   /* program label */
 	unsigned probe;     /* enum gw_ebpf_probe */
 	const char *btf_tp; /* typedef the kernel's BTF has for the tracepoint */
 } progs_info[P_COUNT] = {
-	[P_SYS_ENTER] = { "sys_enter", GW_EBPF_PROBE_LINK, "btf_trace_sys_enter" },
 	[P_SYS_EXIT] = { "sys_exit", GW_EBPF_PROBE_LINK, "btf_trace_sys_exit" },
 	[P_WAKEUP] = { "sched_wakeup", GW_EBPF_PROBE_SCHED, "btf_trace_sched_wakeup" },
 	[P_WAKEUP_NEW] = { "sched_wakeup_new", GW_EBPF_PROBE_SCHED, "btf_trace_sched_wakeup_new" },
@@ -240,7 +239,6 @@ static void probes_load(struct gw_ebpf *h, unsigned max_fds)
 		reason_add(h, "cannot open the BPF object: %s", strerror(errno));
 		return;
 	}
-	h->prog[P_SYS_ENTER] = h->skel->progs.gw_sys_enter;
 	h->prog[P_SYS_EXIT] = h->skel->progs.gw_sys_exit;
 	h->prog[P_WAKEUP] = h->skel->progs.gw_sched_wakeup;
 	h->prog[P_WAKEUP_NEW] = h->skel->progs.gw_sched_wakeup_new;

@@ -333,7 +333,7 @@ static void test_exposition_all_probes(void **state)
 	assert_non_null(text);
 	fputs(text, stdout);
 	assert_non_null(strstr(text, "\nflotilla_gateway_ebpf_enabled 1\n"));
-	for (const char *const *p = (const char *const[]){ "sys_enter", "sys_exit",
+	for (const char *const *p = (const char *const[]){ "sys_exit",
 			"sched_wakeup", "sched_wakeup_new", "sched_switch", "tcp_probe", NULL }; *p; p++) {
 		char want[128];
 

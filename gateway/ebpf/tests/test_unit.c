@@ -127,7 +127,7 @@ static void test_disabled_fallback(void **state)
 	text = tu_metrics(h);
 	assert_non_null(text);
 	assert_non_null(strstr(text, "\nflotilla_gateway_ebpf_enabled 0\n"));
-	assert_non_null(strstr(text, "flotilla_gateway_ebpf_program_attached{program=\"sys_enter\"} 0\n"));
+	assert_non_null(strstr(text, "flotilla_gateway_ebpf_program_attached{program=\"sys_exit\"} 0\n"));
 	assert_non_null(strstr(text, "flotilla_gateway_link_latency_seconds_count{transport=\"pty\","
 				     "release=\"r1\",cohort=\"canary\"} 1\n"));
 	assert_non_null(strstr(text, "flotilla_gateway_link_latency_seconds_bucket{transport=\"pty\","

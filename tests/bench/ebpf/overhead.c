@@ -207,9 +207,9 @@ int main(int argc, char **argv)
 	double scale = argc > 1 ? atof(argv[1]) : 1.0;
 	const struct probe_case cases[] = {
 		/* link probe: a syscall of the gateway that is not device I/O */
-		{ "sys_enter_exit.gateway_syscall", GW_EBPF_PROBE_LINK, false, loop_getppid, 2000000 },
+		{ "sys_exit.gateway_syscall", GW_EBPF_PROBE_LINK, false, loop_getppid, 2000000 },
 		/* link probe: a syscall of another process (tgid filter only) */
-		{ "sys_enter_exit.other_process", GW_EBPF_PROBE_LINK, true, loop_getppid, 2000000 },
+		{ "sys_exit.other_process", GW_EBPF_PROBE_LINK, true, loop_getppid, 2000000 },
 		/* link probe: one measured exchange (write + read on a watched fd) */
 		{ "link_exchange", GW_EBPF_PROBE_LINK, false, loop_exchange, 500000 },
 		/* sched probe: per switch-in of a gateway thread (wakeup + switch) */

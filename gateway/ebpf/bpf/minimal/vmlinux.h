@@ -73,6 +73,7 @@ struct pt_regs {
 		};
 	};
 	__u64 orig_x0;
+	__s32 syscallno;
 };
 #else
 #error "minimal vmlinux.h: add this architecture's struct pt_regs"
