@@ -219,7 +219,11 @@ static void probes_load(struct gw_ebpf *h, unsigned max_fds)
 	libbpf_set_print(libbpf_quiet);
 	vmlinux = btf__load_vmlinux_btf();
 	if (!vmlinux) {
-		reason_add(h, "no kernel BTF (/sys/kernel/btf/vmlinux): %s", strerror(errno));
+		int e = errno;
+
+		/* libbpf says ESRCH when no BTF file exists at all. */
+		reason_add(h, "no kernel BTF (/sys/kernel/btf/vmlinux): %s",
+			   e == ESRCH || e == ENOENT ? "not found" : strerror(e));
 		return;
 	}
 	for (int p = 0; p < P_COUNT; p++) {

@@ -1,6 +1,6 @@
 /* gw_ebpf with the real kernel (root): accuracy of the link probe against
- * simulated devices on ptys, the privilege-less fallback, and the exposition
- * with every probe on. Exits 77 (skipped) without root or without probes. */
+ * simulated devices on ptys, the fallbacks without privilege and without
+ * kernel BTF, and the exposition with every probe on. Exits 77 (skipped) without root or without probes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -260,6 +262,64 @@ static void test_fallback_without_privilege(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* Child in its own mount namespace where /sys/kernel/btf is an empty tmpfs:
+ * a kernel without BTF, as the library sees it. */
+static int no_btf_child(void)
+{
+	struct gw_ebpf_config cfg = { .log = log_cb };
+	struct gw_ebpf *h;
+	struct device dev;
+	char *text;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL) != 0)
+		return 10;
+	if (access("/sys/kernel/btf/vmlinux", F_OK) == 0)
+		return 11;
+	log_calls = 0;
+	if (gw_ebpf_new(&cfg, &h) != 0)
+		return 12;
+	printf("no BTF: %s\n", log_line);
+	if (gw_ebpf_enabled(h) || log_calls != 1)
+		return 13;
+	if (!strstr(gw_ebpf_reason(h), "no kernel BTF"))
+		return 14;
+	device_start(&dev);
+	if (gw_ebpf_watch_fd(h, dev.fd, GW_EBPF_TRANSPORT_PTY, "r8", "canary") != 0)
+		return 15;
+	exchange(h, dev.fd, 2);
+	text = tu_metrics(h);
+	if (!text || !strstr(text, "\nflotilla_gateway_ebpf_enabled 0\n") ||
+	    !strstr(text, "flotilla_gateway_link_latency_seconds_count{transport=\"pty\","
+			  "release=\"r8\",cohort=\"canary\"} 1\n"))
+		return 16;
+	free(text);
+	device_stop(&dev);
+	gw_ebpf_free(h);
+	return 0;
+}
+
+static void test_fallback_without_btf(void **state)
+{
+	pid_t pid;
+	int st;
+
+	(void)state;
+	fflush(stdout);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc = no_btf_child();
+
+		fflush(stdout);
+		_exit(rc);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void tcp_pair(int *client, int *server)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -370,6 +430,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accuracy),
 		cmocka_unit_test(test_fallback_without_privilege),
+		cmocka_unit_test(test_fallback_without_btf),
 		cmocka_unit_test(test_exposition_all_probes),
 	};
 
