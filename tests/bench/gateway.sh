@@ -58,7 +58,8 @@ http=$(sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' "$work/gw.log"
 
 "$sim" --devices "$n" --connect "127.0.0.1:$tcp" --heartbeat-s 1 --ramp 2000 --seed 1 \
   --stats "$work/sim.json" >/dev/null 2>"$work/sim.log" &
-pids+=("$!")
+sim_pid=$!
+pids+=("$sim_pid")
 online() {
   curl -fsS --max-time 10 "http://127.0.0.1:$http/metrics" |
     awk '$1 == "flotilla_gateway_devices{state=\"online\"}" {print $2}'
@@ -70,13 +71,18 @@ done
 [ "$(online)" = "$n" ] || die "only $(online) of $n devices online"
 sleep 5 # steady state: every device past hello, heartbeating
 
-ticks() { awk '{print $14 + $15}' "/proc/$gw_pid/stat"; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-t0=$(ticks); s0=$(date +%s.%N)
+t0=$(ticks "$gw_pid"); u0=$(ticks "$sim_pid"); s0=$(date +%s.%N)
 sleep "$cpu_s"
-t1=$(ticks); s1=$(date +%s.%N)
-cpu=$(awk -v a="$t0" -v b="$t1" -v x="$s0" -v y="$s1" -v hz="$hz" \
-  'BEGIN { printf "%.1f", 100 * (b - a) / hz / (y - x) }')
+t1=$(ticks "$gw_pid"); u1=$(ticks "$sim_pid"); s1=$(date +%s.%N)
+pct() {
+  awk -v a="$1" -v b="$2" -v x="$s0" -v y="$s1" -v hz="$hz" \
+    'BEGIN { printf "%.1f", 100 * (b - a) / hz / (y - x) }'
+}
+cpu=$(pct "$t0" "$t1")
+sim_cpu=$(pct "$u0" "$u1")
+sim_rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$sim_pid/status")
 rss=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$gw_pid/status")
 hb=$(curl -fsS "http://127.0.0.1:$http/metrics" | awk '$1 == "flotilla_gateway_heartbeats_total" {print $2}')
 [ "$(online)" = "$n" ] || die "devices dropped during the measurement: $(online) online"
@@ -106,6 +112,8 @@ echo "gateway bench: $n devices online, $hb heartbeats so far; /metrics $gw_seri
   "node_exporter $ne_series series" >&2
 echo "bench: gw_cpu_pct_10k $cpu %"
 echo "bench: gw_rss_mb_10k $rss MB"
+echo "bench: fleetsim_cpu_pct_10k $sim_cpu %"
+echo "bench: fleetsim_rss_mb_10k $sim_rss MB"
 echo "bench: gw_scrape_p50_ms $gw50 ms"
 echo "bench: gw_scrape_p99_ms $gw99 ms"
 echo "bench: node_exporter_scrape_p50_ms $ne50 ms"

@@ -474,6 +474,11 @@ void gw_devices_tick(struct gw_devices *d, uint64_t now)
 				gw_conn_close(s->conn, -ETIMEDOUT);
 				continue;
 			}
+			/* a serial line stays: a fresh session makes a device that
+			 * comes back say hello again */
+			(void)ag_link_open(&s->link, (uint32_t)now);
+			account(s);
+			s->last_rx_ms = now;
 		} else if (!s->dev && s->kind == GW_TRANSPORT_TCP &&
 			   now - s->last_rx_ms > GW_HELLO_TIMEOUT_MS) {
 			session_warn(s, "closing a link that said no hello", "idle_ms=%llu",
