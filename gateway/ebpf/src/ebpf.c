@@ -22,6 +22,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "gw_ebpf.skel.h"
+#include "gw_ebpf_nobtf.skel.h"
 #endif
 
 #ifndef SO_COOKIE
@@ -78,7 +79,9 @@ struct gw_ebpf {
 	bool prog_wanted[P_COUNT];
 	int stats_fd;
 #if GW_EBPF_HAVE_PROBES
-	struct gw_ebpf_bpf *skel;
+	struct gw_ebpf_bpf *skel;          /* tp_btf + CO-RE: every probe */
+	struct gw_ebpf_nobtf_bpf *skel_raw; /* no kernel BTF: link probe only */
+	struct bpf_map *m_fds, *m_socks, *m_link, *m_rtt, *m_sched;
 	struct bpf_program *prog[P_COUNT];
 	struct bpf_link *link[P_COUNT];
 #endif
@@ -211,6 +214,58 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+static void load_failed(struct gw_ebpf *h, int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		reason_add(h, "no BPF privilege (needs CAP_BPF and CAP_PERFMON, or "
+			   "CAP_SYS_ADMIN): %s", strerror(-err));
+	else
+		reason_add(h, "cannot load the BPF programs: %s", strerror(-err));
+}
+
+/* Without kernel BTF: the link probe as a raw_tp program without CO-RE. */
+static void probes_load_raw(struct gw_ebpf *h, unsigned max_fds)
+{
+	int err;
+
+	h->wanted &= GW_EBPF_PROBE_LINK;
+	if (!h->wanted)
+		return;
+	h->skel_raw = gw_ebpf_nobtf_bpf__open();
+	if (!h->skel_raw) {
+		reason_add(h, "cannot open the BPF object: %s", strerror(errno));
+		return;
+	}
+	h->skel_raw->rodata->target_tgid = (__u32)h->tgid;
+	h->skel_raw->rodata->nr_read = SYS_read;
+	h->skel_raw->rodata->nr_readv = SYS_readv;
+	h->skel_raw->rodata->nr_recvfrom = SYS_recvfrom;
+	h->skel_raw->rodata->nr_recvmsg = SYS_recvmsg;
+	h->skel_raw->rodata->nr_write = SYS_write;
+	h->skel_raw->rodata->nr_writev = SYS_writev;
+	h->skel_raw->rodata->nr_sendto = SYS_sendto;
+	h->skel_raw->rodata->nr_sendmsg = SYS_sendmsg;
+	bpf_map__set_max_entries(h->skel_raw->maps.fds, max_fds);
+	err = gw_ebpf_nobtf_bpf__load(h->skel_raw);
+	if (err) {
+		load_failed(h, err);
+		gw_ebpf_nobtf_bpf__destroy(h->skel_raw);
+		h->skel_raw = NULL;
+		return;
+	}
+	h->m_fds = h->skel_raw->maps.fds;
+	h->m_link = h->skel_raw->maps.link_hist;
+	h->prog[P_SYS_EXIT] = h->skel_raw->progs.gw_sys_exit_raw;
+	h->prog_wanted[P_SYS_EXIT] = true;
+	h->link[P_SYS_EXIT] = bpf_program__attach(h->prog[P_SYS_EXIT]);
+	if (!h->link[P_SYS_EXIT]) {
+		reason_add(h, "cannot attach %s: %s", progs_info[P_SYS_EXIT].name, strerror(errno));
+		return;
+	}
+	h->prog_attached[P_SYS_EXIT] = true;
+	h->attached = GW_EBPF_PROBE_LINK;
+}
+
 static void probes_load(struct gw_ebpf *h, unsigned max_fds)
 {
 	struct btf *vmlinux;
@@ -222,8 +277,10 @@ static void probes_load(struct gw_ebpf *h, unsigned max_fds)
 		int e = errno;
 
 		/* libbpf says ESRCH when no BTF file exists at all. */
-		reason_add(h, "no kernel BTF (/sys/kernel/btf/vmlinux): %s",
+		reason_add(h, "no kernel BTF (/sys/kernel/btf/vmlinux): %s; link probe on "
+			   "raw_tp without CO-RE, no rtt or sched probe",
 			   e == ESRCH || e == ENOENT ? "not found" : strerror(e));
+		probes_load_raw(h, max_fds);
 		return;
 	}
 	for (int p = 0; p < P_COUNT; p++) {
@@ -267,15 +324,16 @@ static void probes_load(struct gw_ebpf *h, unsigned max_fds)
 
 	err = gw_ebpf_bpf__load(h->skel);
 	if (err) {
-		if (err == -EPERM || err == -EACCES)
-			reason_add(h, "no BPF privilege (needs CAP_BPF and CAP_PERFMON, or "
-				   "CAP_SYS_ADMIN): %s", strerror(-err));
-		else
-			reason_add(h, "cannot load the BPF programs: %s", strerror(-err));
+		load_failed(h, err);
 		gw_ebpf_bpf__destroy(h->skel);
 		h->skel = NULL;
 		return;
 	}
+	h->m_fds = h->skel->maps.fds;
+	h->m_socks = h->skel->maps.socks;
+	h->m_link = h->skel->maps.link_hist;
+	h->m_rtt = h->skel->maps.rtt_hist;
+	h->m_sched = h->skel->maps.sched_hist;
 
 	for (int p = 0; p < P_COUNT; p++) {
 		if (!h->prog_wanted[p])
@@ -378,6 +436,7 @@ void gw_ebpf_free(struct gw_ebpf *h)
 	for (int p = 0; p < P_COUNT; p++)
 		bpf_link__destroy(h->link[p]);
 	gw_ebpf_bpf__destroy(h->skel);
+	gw_ebpf_nobtf_bpf__destroy(h->skel_raw);
 #endif
 	if (h->stats_fd >= 0)
 		close(h->stats_fd);
@@ -442,7 +501,7 @@ static int rtt_watch(struct gw_ebpf *h, struct ufd *u, int fd, unsigned hist)
 		return -EOPNOTSUPP;
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) < 0)
 		return -errno;
-	if (bpf_map__update_elem(h->skel->maps.socks, &cookie, sizeof(cookie), &v,
+	if (bpf_map__update_elem(h->m_socks, &cookie, sizeof(cookie), &v,
 				 sizeof(v), BPF_ANY) < 0)
 		return -errno;
 	u->cookie = cookie;
@@ -457,8 +516,8 @@ static int rtt_watch(struct gw_ebpf *h, struct ufd *u, int fd, unsigned hist)
 static void rtt_unwatch(struct gw_ebpf *h, struct ufd *u)
 {
 #if GW_EBPF_HAVE_PROBES
-	if (u->rtt && h->skel)
-		bpf_map__delete_elem(h->skel->maps.socks, &u->cookie, sizeof(u->cookie), 0);
+	if (u->rtt && h->m_socks)
+		bpf_map__delete_elem(h->m_socks, &u->cookie, sizeof(u->cookie), 0);
 #endif
 	u->rtt = false;
 }
@@ -489,7 +548,7 @@ int gw_ebpf_watch_fd(struct gw_ebpf *h, int fd, enum gw_ebpf_transport transport
 		struct gw_ebpf_k_fd v = { .hist = hist };
 		__u32 key = (__u32)fd;
 
-		if (bpf_map__update_elem(h->skel->maps.fds, &key, sizeof(key), &v, sizeof(v),
+		if (bpf_map__update_elem(h->m_fds, &key, sizeof(key), &v, sizeof(v),
 					 BPF_ANY) < 0)
 			err = errno == E2BIG ? -ENOSPC : -errno;
 	}
@@ -511,7 +570,7 @@ int gw_ebpf_unwatch_fd(struct gw_ebpf *h, int fd)
 	if (h->attached & GW_EBPF_PROBE_LINK) {
 		__u32 key = (__u32)fd;
 
-		bpf_map__delete_elem(h->skel->maps.fds, &key, sizeof(key), 0);
+		bpf_map__delete_elem(h->m_fds, &key, sizeof(key), 0);
 	}
 #endif
 	rtt_unwatch(h, u);
@@ -613,7 +672,7 @@ static int read_link_idx(const struct gw_ebpf *h, unsigned idx, enum gw_ebpf_sou
 	if (!(h->attached & GW_EBPF_PROBE_LINK))
 		return -EOPNOTSUPP;
 #if GW_EBPF_HAVE_PROBES
-	return read_percpu(h->skel->maps.link_hist, idx, ret);
+	return read_percpu(h->m_link, idx, ret);
 #else
 	return -EOPNOTSUPP;
 #endif
@@ -647,7 +706,7 @@ int gw_ebpf_read_rtt(const struct gw_ebpf *h, enum gw_ebpf_peer peer,
 	if (g < 0)
 		return g;
 #if GW_EBPF_HAVE_PROBES
-	return read_percpu(h->skel->maps.rtt_hist,
+	return read_percpu(h->m_rtt,
 			   (unsigned)peer * GW_EBPF_K_GROUPS + (unsigned)g, ret);
 #else
 	return -EOPNOTSUPP;
@@ -661,7 +720,7 @@ int gw_ebpf_read_sched(const struct gw_ebpf *h, struct gw_ebpf_hist *ret)
 	if (!(h->attached & GW_EBPF_PROBE_SCHED))
 		return -EOPNOTSUPP;
 #if GW_EBPF_HAVE_PROBES
-	return read_percpu(h->skel->maps.sched_hist, 0, ret);
+	return read_percpu(h->m_sched, 0, ret);
 #else
 	return -EOPNOTSUPP;
 #endif
@@ -689,7 +748,7 @@ int gw_ebpf_device_summary(const struct gw_ebpf *h, int fd, struct gw_ebpf_summa
 	if (h->attached & GW_EBPF_PROBE_LINK) {
 		__u32 key = (__u32)fd;
 
-		if (bpf_map__lookup_elem(h->skel->maps.fds, &key, sizeof(key), &v, sizeof(v),
+		if (bpf_map__lookup_elem(h->m_fds, &key, sizeof(key), &v, sizeof(v),
 					 0) < 0)
 			return -errno;
 		bucket = v.bucket;
@@ -871,7 +930,7 @@ int gw_ebpf_write_metrics(const struct gw_ebpf *h, FILE *out)
 			if (!h->rtt_seen[i])
 				continue;
 #if GW_EBPF_HAVE_PROBES
-			if (read_percpu(h->skel->maps.rtt_hist, i, &hist))
+			if (read_percpu(h->m_rtt, i, &hist))
 				continue;
 #endif
 			if (i / GW_EBPF_K_GROUPS == GW_EBPF_PEER_CONTROLLER)

@@ -1,6 +1,6 @@
 /* gw_ebpf with the real kernel (root): accuracy of the link probe against
- * simulated devices on ptys, the fallbacks without privilege and without
- * kernel BTF, and the exposition with every probe on. Exits 77 (skipped) without root or without probes. */
+ * simulated devices on ptys, the fallback without privilege, the link probe
+ * without kernel BTF, and the exposition with every probe on. Exits 77 (skipped) without root or without probes. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -263,10 +263,12 @@ static void test_fallback_without_privilege(void **state)
 }
 
 /* Child in its own mount namespace where /sys/kernel/btf is an empty tmpfs:
- * a kernel without BTF, as the library sees it. */
+ * a kernel without BTF, as the library sees it. The link probe runs on its
+ * raw_tp program without CO-RE; RTT and scheduling are off. */
 static int no_btf_child(void)
 {
 	struct gw_ebpf_config cfg = { .log = log_cb };
+	struct gw_ebpf_hist k, u;
 	struct gw_ebpf *h;
 	struct device dev;
 	char *text;
@@ -281,26 +283,45 @@ static int no_btf_child(void)
 	if (gw_ebpf_new(&cfg, &h) != 0)
 		return 12;
 	printf("no BTF: %s\n", log_line);
-	if (gw_ebpf_enabled(h) || log_calls != 1)
+	if (gw_ebpf_probes(h) != GW_EBPF_PROBE_LINK || log_calls != 1)
 		return 13;
-	if (!strstr(gw_ebpf_reason(h), "no kernel BTF"))
+	if (!strstr(gw_ebpf_reason(h), "no kernel BTF") || !strstr(gw_ebpf_reason(h), "raw_tp"))
 		return 14;
 	device_start(&dev);
 	if (gw_ebpf_watch_fd(h, dev.fd, GW_EBPF_TRANSPORT_PTY, "r8", "canary") != 0)
 		return 15;
-	exchange(h, dev.fd, 2);
-	text = tu_metrics(h);
-	if (!text || !strstr(text, "\nflotilla_gateway_ebpf_enabled 0\n") ||
-	    !strstr(text, "flotilla_gateway_link_latency_seconds_count{transport=\"pty\","
-			  "release=\"r8\",cohort=\"canary\"} 1\n"))
+	for (int i = 0; i < 3; i++)
+		exchange(h, dev.fd, 5);
+	if (gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "r8", "canary", GW_EBPF_SOURCE_KERNEL, &k) ||
+	    gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "r8", "canary", GW_EBPF_SOURCE_USER, &u))
 		return 16;
+	printf("no BTF: kernel %llu exchanges %.3f ms, userspace %llu exchanges %.3f ms\n",
+	       (unsigned long long)k.count, (double)k.sum_ns / 1e6,
+	       (unsigned long long)u.count, (double)u.sum_ns / 1e6);
+	/* Each exchange took at least the device's 5 ms; the kernel's span lies
+	 * inside the userspace one. */
+	if (k.count != 3 || u.count != 3 || k.sum_ns < 15000000u || k.sum_ns > u.sum_ns)
+		return 17;
+	for (unsigned b = 0; b < gw_ebpf_bucket_of(5000000u); b++)
+		if (k.bucket[b])
+			return 18;
+	text = tu_metrics(h);
+	if (!text || !strstr(text, "\nflotilla_gateway_ebpf_enabled 1\n") ||
+	    !strstr(text, "flotilla_gateway_ebpf_program_attached{program=\"sys_exit\"} 1\n") ||
+	    !strstr(text, "flotilla_gateway_ebpf_program_attached{program=\"sched_switch\"} 0\n") ||
+	    !strstr(text, "flotilla_gateway_link_latency_seconds_count{transport=\"pty\","
+			  "release=\"r8\",cohort=\"canary\"} 3\n") ||
+	    strstr(text, "flotilla_gateway_sched_latency_seconds"))
+		return 19;
+	if (tu_check_histograms(text) != 1)
+		return 20;
 	free(text);
 	device_stop(&dev);
 	gw_ebpf_free(h);
 	return 0;
 }
 
-static void test_fallback_without_btf(void **state)
+static void test_link_without_btf(void **state)
 {
 	pid_t pid;
 	int st;
@@ -430,7 +451,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accuracy),
 		cmocka_unit_test(test_fallback_without_privilege),
-		cmocka_unit_test(test_fallback_without_btf),
+		cmocka_unit_test(test_link_without_btf),
 		cmocka_unit_test(test_exposition_all_probes),
 	};
 
