@@ -56,7 +56,9 @@ static int verbose;
 static struct {
 	const struct scenario *sc;
 	int boots;
-	int cut_fired;
+	int cut_fired;   /* cuts that happened in this run */
+	uint32_t second_at; /* a second cut this many ops into the recovery (0: none) */
+	int second_mode;
 	int failed;
 	int resumed;     /* a transfer continued at an offset > 0 */
 	uint32_t seen_seq[2]; /* newest trailer record seen whole in each slot */
@@ -77,7 +79,9 @@ __attribute__((format(printf, 1, 2))) static void pf_fail(const char *fmt, ...)
 static void on_cut(void *arg)
 {
 	(void)arg;
-	run.cut_fired = 1;
+	run.cut_fired++;
+	if (run.cut_fired == 1 && run.second_at)
+		sim_flash_cut(run.second_at, run.second_mode, on_cut, NULL); /* cut the recovery too */
 	longjmp(cut_jmp, 1);
 }
 
@@ -96,10 +100,18 @@ static const struct bfx_image *b_image(void)
 
 /* The device as it comes from the factory (plus, for rollback, a second
  * confirmed release), with no cut armed. */
+static uint8_t *factory_flash;
+static const struct scenario *factory_of;
+
 static void factory(void)
 {
 	uint32_t size;
 	uint8_t *f = bfx_flash(&size);
+	if (factory_of == run.sc) { /* the same start as the last run: restore it */
+		memcpy(f, factory_flash, size);
+		sim_flash_cut(0, SIM_CUT_BEFORE, NULL, NULL);
+		return;
+	}
 	memset(f, 0xff, size);
 	sim_flash_cut(0, SIM_CUT_BEFORE, NULL, NULL);
 	bfx_flash_raw(0, a1.img, a1.len);
@@ -115,6 +127,10 @@ static void factory(void)
 		    boot_select(BOOT_RESET_NORMAL, &d) || d.slot != 1 || boot_confirm(1))
 			pf_fail("rollback setup");
 	}
+	if (!factory_flash)
+		factory_flash = malloc(size);
+	memcpy(factory_flash, f, size);
+	factory_of = run.sc;
 }
 
 /* Trailer records once whole are never lost: a later state is only ever
@@ -162,7 +178,8 @@ static int transfer(void)
 		if (rc)
 			return rc;
 		at += n;
-		observe(0);
+		if (at % 1600u == 0) /* every 8th chunk: reading trailers is not free */
+			observe(0);
 	}
 	return boot_ota_finish(&ota, of.size);
 }
@@ -283,12 +300,15 @@ static void final_check(void)
 	}
 }
 
-/* One run of a scenario with a cut at op @p n (0: none) in @p mode.
+/* One run of a scenario with a cut at op @p n (0: none) in @p mode, and
+ * optionally a second one @p second ops after the reboot.
  * Returns the flash operations the run made. */
-static uint32_t one_run(const struct scenario *sc, uint32_t n, int mode)
+static uint32_t one_run(const struct scenario *sc, uint32_t n, int mode, uint32_t second)
 {
 	memset(&run, 0, sizeof(run));
 	run.sc = sc;
+	run.second_at = second;
+	run.second_mode = SIM_CUT_TEAR;
 	factory();
 	uint32_t ops0 = sim_flash_ops();
 	sim_flash_cut(n, mode, n ? on_cut : NULL, NULL);
@@ -319,28 +339,39 @@ int main(int argc, char **argv)
 		const struct scenario *sc = &scenarios[s];
 		if (only && strcmp(only, sc->name) != 0)
 			continue;
-		uint32_t total = one_run(sc, 0, SIM_CUT_BEFORE);
+		uint32_t total = one_run(sc, 0, SIM_CUT_BEFORE, 0);
 		if (run.failed) {
 			printf("powerfail: %s: FAILS WITHOUT A CUT: %s\n", sc->name, run.why);
 			failures++;
 			continue;
 		}
 		unsigned long sc_cuts = 0, sc_fail = 0, sc_resumed = 0;
-		for (uint32_t n = 1; n <= total; n++) {
-			for (int mode = SIM_CUT_BEFORE; mode <= SIM_CUT_TEAR; mode++) {
-				one_run(sc, n, mode);
-				if (!run.cut_fired)
-					continue;
-				sc_cuts++;
-				sc_resumed += run.resumed ? 1u : 0u;
-				if (run.failed) {
-					sc_fail++;
-					printf("powerfail: %s: cut %s op %u: %s\n", sc->name,
-					       mode == SIM_CUT_TEAR ? "tearing" : "before", n, run.why);
-				} else if (verbose) {
-					printf("powerfail: %s: cut %s op %u: ok in %d boots\n",
-					       sc->name, mode == SIM_CUT_TEAR ? "tearing" : "before",
-					       n, run.boots);
+		/* Every op cut before and torn; then, for the install flows, every
+		 * op torn again with the recovery torn too (1st and 3rd op after it). */
+		static const uint32_t seconds[] = {0, 1, 3};
+		unsigned nsec = sc->flow == FLOW_DELTA_CONFIRM || sc->flow == FLOW_FULL_REVERT ? 3 : 1;
+		for (unsigned k = 0; k < nsec; k++) {
+			for (uint32_t n = 1; n <= total; n++) {
+				for (int mode = SIM_CUT_BEFORE; mode <= SIM_CUT_TEAR; mode++) {
+					if (k && mode == SIM_CUT_BEFORE)
+						continue;
+					one_run(sc, n, mode, seconds[k]);
+					if (!run.cut_fired)
+						continue;
+					sc_cuts += (unsigned long)run.cut_fired;
+					sc_resumed += run.resumed ? 1u : 0u;
+					if (run.failed) {
+						sc_fail++;
+						printf("powerfail: %s: cut %s op %u (then op %u of the "
+						       "recovery): %s\n",
+						       sc->name, mode == SIM_CUT_TEAR ? "tearing" : "before",
+						       n, seconds[k], run.why);
+					} else if (verbose) {
+						printf("powerfail: %s: cut %s op %u (+%u): ok in %d boots\n",
+						       sc->name,
+						       mode == SIM_CUT_TEAR ? "tearing" : "before", n,
+						       seconds[k], run.boots);
+					}
 				}
 			}
 		}
@@ -355,6 +386,7 @@ int main(int argc, char **argv)
 	bfx_free(&b2);
 	bfx_free(&b_same);
 	free(patch);
+	free(factory_flash);
 	bfx_teardown();
 	return failures || cuts == 0 ? 1 : 0;
 }
