@@ -13,6 +13,11 @@
 #   ebpf_overhead_ns.sched_switch.other_process      per switch of other threads
 #   ebpf_overhead_ns.tcp_probe                       per TCP segment received on
 #                                                    a watched socket
+#   ebpf_overhead_ns.sys_exit_raw.*, link_exchange_raw  the same for the link
+#                                                    probe as it runs without
+#                                                    kernel BTF (raw_tp, no CO-RE;
+#                                                    /sys/kernel/btf hidden in a
+#                                                    private mount namespace)
 #   ebpf_prog_ns.<program>                           time inside each program per
 #                                                    run (kernel BPF statistics)
 #   gw_cpu_pct_ebpf_on / gw_cpu_pct_ebpf_off          CPU of flotilla-gateway

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -206,6 +208,69 @@ static void print_prog_stats(const struct gw_ebpf *h)
 	free(buf);
 }
 
+static void run_case(const struct probe_case *pc, double scale)
+{
+	long n = (long)((double)pc->n * scale);
+	double best_off = 1e30, best_on = 1e30;
+	struct gw_ebpf *h;
+
+	if (n < 1000)
+		n = 1000;
+	pc->loop(n / 10); /* warm up */
+	for (int r = 0; r < ROUNDS; r++) {
+		double v = pc->loop(n);
+
+		if (v < best_off)
+			best_off = v;
+		h = attach(pc, false);
+		v = pc->loop(n);
+		if (v < best_on)
+			best_on = v;
+		gw_ebpf_free(h);
+	}
+	fprintf(stderr, "%-32s detached %8.1f ns/event, attached %8.1f ns/event\n",
+		pc->name, best_off, best_on);
+	printf("bench: ebpf_overhead_ns.%s %.1f ns\n", pc->name, best_on - best_off);
+	fflush(stdout);
+	if (!pc->other_tgid) {
+		h = attach(pc, true);
+		pc->loop(n / 4);
+		print_prog_stats(h);
+		gw_ebpf_free(h);
+	}
+}
+
+/* The link probe as it runs on a kernel without BTF (raw_tp, no CO-RE): in a
+ * child whose mount namespace hides /sys/kernel/btf. */
+static void run_without_btf(double scale)
+{
+	const struct probe_case cases[] = {
+		{ "sys_exit_raw.gateway_syscall", GW_EBPF_PROBE_LINK, false, loop_getppid, 2000000 },
+		{ "sys_exit_raw.other_process", GW_EBPF_PROBE_LINK, true, loop_getppid, 2000000 },
+		{ "link_exchange_raw", GW_EBPF_PROBE_LINK, false, loop_exchange, 500000 },
+	};
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("none", "/sys/kernel/btf", "tmpfs", 0, NULL))
+			die("hide /sys/kernel/btf");
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+			run_case(&cases[c], scale);
+		fflush(stdout);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "ebpf bench: the no-BTF run failed\n");
+		exit(1);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	double scale = argc > 1 ? atof(argv[1]) : 1.0;
@@ -240,37 +305,9 @@ int main(int argc, char **argv)
 		die("thread");
 	tcp_setup();
 
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		const struct probe_case *pc = &cases[c];
-		long n = (long)((double)pc->n * scale);
-		double best_off = 1e30, best_on = 1e30;
-		struct gw_ebpf *h;
-
-		if (n < 1000)
-			n = 1000;
-		pc->loop(n / 10); /* warm up */
-		for (int r = 0; r < ROUNDS; r++) {
-			double v = pc->loop(n);
-
-			if (v < best_off)
-				best_off = v;
-			h = attach(pc, false);
-			v = pc->loop(n);
-			if (v < best_on)
-				best_on = v;
-			gw_ebpf_free(h);
-		}
-		fprintf(stderr, "%-32s detached %8.1f ns/event, attached %8.1f ns/event\n",
-			pc->name, best_off, best_on);
-		printf("bench: ebpf_overhead_ns.%s %.1f ns\n", pc->name, best_on - best_off);
-		fflush(stdout);
-		if (!pc->other_tgid) {
-			h = attach(pc, true);
-			pc->loop(n / 4);
-			print_prog_stats(h);
-			gw_ebpf_free(h);
-		}
-	}
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		run_case(&cases[c], scale);
+	run_without_btf(scale);
 	close(ping[1]);
 	pthread_join(t, NULL);
 	return 0;
