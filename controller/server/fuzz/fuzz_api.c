@@ -28,11 +28,22 @@ static size_t sink(char *p, size_t s, size_t n, void *u)
 	return s * n;
 }
 
+static char dir[] = "/tmp/ctl-fuzz-api-XXXXXX";
+
+static void cleanup(void)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
 static void start(void)
 {
-	char dir[] = "/tmp/ctl-fuzz-api-XXXXXX", url[128];
+	char url[128];
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	snprintf(url, sizeof(url), "sqlite:%s/f.db", dir);
 	struct ctl_server_config cfg = {.listen = "127.0.0.1:0", .no_auth = true, .version = "fuzz"};
 	if (ctl_store_open(url, &store) || ctl_server_start(&cfg, store, &srv))

@@ -555,6 +555,42 @@ static void test_metrics_health_artifacts(void **st)
 	ctl_client_free(gw1);
 }
 
+static void test_tls(void **st)
+{
+	(void)st;
+	char cmd[600], crt[128], key[128];
+	snprintf(crt, sizeof(crt), "%s/tls.crt", dir);
+	snprintf(key, sizeof(key), "%s/tls.key", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+		 "-subj /CN=127.0.0.1 -keyout '%s' -out '%s' >/dev/null 2>&1",
+		 key, crt);
+	if (system(cmd) != 0) {
+		print_message("openssl is not installed: TLS not tested\n");
+		skip();
+	}
+	struct ctl_server_config cfg = {.listen = "127.0.0.1:0", .no_auth = true, .tls_cert = crt,
+					.tls_key = key, .version = "tls"};
+	struct ctl_server *tls;
+	assert_int_equal(ctl_server_start(&cfg, store, &tls), 0);
+	char url[64];
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", ctl_server_port(tls));
+	struct ctl_client_config cc = {.server = url, .ca_file = crt};
+	struct ctl_client *c;
+	assert_int_equal(ctl_client_new(&cc, &c), 0);
+	json_t *l = NULL;
+	assert_int_equal(ctl_client_list(c, "devices", NULL, 1, NULL, &l), 0);
+	json_decref(l);
+	ctl_client_free(c);
+	/* plain HTTP to the TLS port gets nowhere */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", ctl_server_port(tls));
+	struct ctl_client_config pc = {.server = url, .timeout_ms = 2000};
+	assert_int_equal(ctl_client_new(&pc, &c), 0);
+	assert_true(ctl_client_list(c, "devices", NULL, 1, NULL, &l) < 0);
+	ctl_client_free(c);
+	ctl_server_stop(tls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -564,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_gateway_link),
 		cmocka_unit_test(test_metrics_health_artifacts),
+		cmocka_unit_test(test_tls),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -750,7 +750,8 @@ int ctl__sqlite_open(const char *path, struct ctl_store **ret)
 		goto fail;
 	sqlite3_busy_timeout(q->db, 5000);
 	if (exec(q->db, "PRAGMA journal_mode=WAL") || exec(q->db, "PRAGMA synchronous=NORMAL") ||
-	    exec(q->db, "PRAGMA cache_size=-65536") ||
+	    exec(q->db, "PRAGMA cache_size=-262144") ||
+	    exec(q->db, "PRAGMA mmap_size=1073741824") ||
 	    exec(q->db, "CREATE TABLE IF NOT EXISTS objects(kind INTEGER NOT NULL, name TEXT NOT "
 			"NULL, rv INTEGER NOT NULL, crv INTEGER NOT NULL, labels TEXT NOT NULL, "
 			"owner TEXT, body TEXT NOT NULL, status TEXT, PRIMARY KEY(kind, name)) "
