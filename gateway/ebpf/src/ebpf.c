@@ -89,6 +89,11 @@ struct gw_ebpf {
 	char release[GW_EBPF_K_GROUPS][GW_EBPF_LABEL_MAX + 1];
 	char cohort[GW_EBPF_K_GROUPS][GW_EBPF_LABEL_MAX + 1];
 	unsigned ngroups;
+	unsigned refs[GW_EBPF_K_GROUPS]; /* watched fds per group */
+	/* Kernel counts of a group's cells when it last got new labels: the
+	 * kernel's cells are never reset, so a reused group exports from here. */
+	struct gw_ebpf_hist base_link[GW_EBPF_K_TRANSPORTS * GW_EBPF_K_GROUPS];
+	struct gw_ebpf_hist base_rtt[GW_EBPF_K_PEERS * GW_EBPF_K_GROUPS];
 	bool link_seen[GW_EBPF_K_TRANSPORTS * GW_EBPF_K_GROUPS];
 	bool rtt_seen[GW_EBPF_K_PEERS * GW_EBPF_K_GROUPS];
 	struct gw_ebpf_hist user_link[GW_EBPF_K_TRANSPORTS * GW_EBPF_K_GROUPS];
@@ -188,17 +193,30 @@ static int group_of(const struct gw_ebpf *h, const char *release, const char *co
 	return -ENOENT;
 }
 
+static void group_reset(struct gw_ebpf *h, unsigned g);
+
+/* Group of a label pair, interned. When the table is full, a group no fd
+ * uses any more takes the new labels (its series restart from 0); when every
+ * group is in use, the pair counts under group 0, "unknown". */
 static unsigned group_intern(struct gw_ebpf *h, const char *release, const char *cohort)
 {
 	int g = group_of(h, release, cohort);
 
 	if (g >= 0)
 		return (unsigned)g;
-	if (h->ngroups >= GW_EBPF_K_GROUPS)
-		return 0;
-	label_copy(h->release[h->ngroups], release);
-	label_copy(h->cohort[h->ngroups], cohort);
-	return h->ngroups++;
+	if (h->ngroups < GW_EBPF_K_GROUPS) {
+		g = (int)h->ngroups++;
+	} else {
+		for (unsigned i = 1; i < GW_EBPF_K_GROUPS && g < 0; i++)
+			if (h->refs[i] == 0)
+				g = (int)i;
+		if (g < 0)
+			return 0;
+		group_reset(h, (unsigned)g);
+	}
+	label_copy(h->release[g], release);
+	label_copy(h->cohort[g], cohort);
+	return (unsigned)g;
 }
 
 /* ---- loading ---- */
@@ -542,6 +560,7 @@ int gw_ebpf_watch_fd(struct gw_ebpf *h, int fd, enum gw_ebpf_transport transport
 	u->watched = true;
 	u->transport = (uint8_t)transport;
 	u->group = (uint16_t)group;
+	h->refs[group]++;
 	h->link_seen[hist] = true;
 #if GW_EBPF_HAVE_PROBES
 	if (h->attached & GW_EBPF_PROBE_LINK) {
@@ -560,12 +579,18 @@ int gw_ebpf_watch_fd(struct gw_ebpf *h, int fd, enum gw_ebpf_transport transport
 
 int gw_ebpf_unwatch_fd(struct gw_ebpf *h, int fd)
 {
-	struct ufd *u = ufd_find(h, fd);
+	struct ufd *u;
 
 	if (!h || fd < 0)
 		return -EINVAL;
-	if (!u)
+	if ((size_t)fd >= h->nufd || !(h->ufd[fd].watched || h->ufd[fd].rtt))
 		return -ENOENT;
+	u = &h->ufd[fd];
+	if (!u->watched) {
+		/* only the controller link's RTT */
+		rtt_unwatch(h, u);
+		return 0;
+	}
 #if GW_EBPF_HAVE_PROBES
 	if (h->attached & GW_EBPF_PROBE_LINK) {
 		__u32 key = (__u32)fd;
@@ -574,6 +599,8 @@ int gw_ebpf_unwatch_fd(struct gw_ebpf *h, int fd)
 	}
 #endif
 	rtt_unwatch(h, u);
+	if (h->refs[u->group])
+		h->refs[u->group]--;
 	memset(u, 0, sizeof(*u));
 	return 0;
 }
@@ -659,6 +686,48 @@ static int read_percpu(struct bpf_map *map, unsigned idx, struct gw_ebpf_hist *r
 }
 #endif
 
+#if GW_EBPF_HAVE_PROBES
+/* A kernel cell minus the group's baseline. */
+static int read_cell(struct bpf_map *map, unsigned idx, const struct gw_ebpf_hist *base,
+		     struct gw_ebpf_hist *ret)
+{
+	struct gw_ebpf_hist out;
+	int err = read_percpu(map, idx, &out);
+
+	if (err)
+		return err;
+	for (unsigned b = 0; b < GW_EBPF_K_BUCKETS; b++)
+		out.bucket[b] -= base->bucket[b];
+	out.count -= base->count;
+	out.sum_ns -= base->sum_ns;
+	*ret = out;
+	return 0;
+}
+#endif
+
+static void group_reset(struct gw_ebpf *h, unsigned g)
+{
+	for (unsigned t = 0; t < GW_EBPF_K_TRANSPORTS; t++) {
+		unsigned i = t * GW_EBPF_K_GROUPS + g;
+
+		memset(&h->user_link[i], 0, sizeof(h->user_link[i]));
+		h->link_seen[i] = false;
+#if GW_EBPF_HAVE_PROBES
+		if (h->m_link)
+			(void)read_percpu(h->m_link, i, &h->base_link[i]);
+#endif
+	}
+	for (unsigned p = 0; p < GW_EBPF_K_PEERS; p++) {
+		unsigned i = p * GW_EBPF_K_GROUPS + g;
+
+		h->rtt_seen[i] = false;
+#if GW_EBPF_HAVE_PROBES
+		if (h->m_rtt)
+			(void)read_percpu(h->m_rtt, i, &h->base_rtt[i]);
+#endif
+	}
+}
+
 static int read_link_idx(const struct gw_ebpf *h, unsigned idx, enum gw_ebpf_source source,
 			 struct gw_ebpf_hist *ret)
 {
@@ -672,7 +741,7 @@ static int read_link_idx(const struct gw_ebpf *h, unsigned idx, enum gw_ebpf_sou
 	if (!(h->attached & GW_EBPF_PROBE_LINK))
 		return -EOPNOTSUPP;
 #if GW_EBPF_HAVE_PROBES
-	return read_percpu(h->m_link, idx, ret);
+	return read_cell(h->m_link, idx, &h->base_link[idx], ret);
 #else
 	return -EOPNOTSUPP;
 #endif
@@ -706,8 +775,9 @@ int gw_ebpf_read_rtt(const struct gw_ebpf *h, enum gw_ebpf_peer peer,
 	if (g < 0)
 		return g;
 #if GW_EBPF_HAVE_PROBES
-	return read_percpu(h->m_rtt,
-			   (unsigned)peer * GW_EBPF_K_GROUPS + (unsigned)g, ret);
+	unsigned i = (unsigned)peer * GW_EBPF_K_GROUPS + (unsigned)g;
+
+	return read_cell(h->m_rtt, i, &h->base_rtt[i], ret);
 #else
 	return -EOPNOTSUPP;
 #endif
@@ -930,7 +1000,7 @@ int gw_ebpf_write_metrics(const struct gw_ebpf *h, FILE *out)
 			if (!h->rtt_seen[i])
 				continue;
 #if GW_EBPF_HAVE_PROBES
-			if (read_percpu(h->m_rtt, i, &hist))
+			if (read_cell(h->m_rtt, i, &h->base_rtt[i], &hist))
 				continue;
 #endif
 			if (i / GW_EBPF_K_GROUPS == GW_EBPF_PEER_CONTROLLER)

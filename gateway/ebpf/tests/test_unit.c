@@ -189,6 +189,30 @@ static void test_labels(void **state)
 	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, NULL, NULL,
 					   GW_EBPF_SOURCE_USER, &hist), 0);
 	assert_true(hist.count >= 10);
+
+	/* A pair no fd uses any more gives its group to a new pair, whose
+	 * series start from 0. */
+	assert_int_equal(gw_ebpf_watch_fd(h, 500, GW_EBPF_TRANSPORT_PTY, "fresh", "c"), 0);
+	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "fresh", "c",
+					   GW_EBPF_SOURCE_USER, &hist), -ENOENT); /* all in use */
+	assert_int_equal(gw_ebpf_unwatch_fd(h, 100), 0); /* rel0's only fd */
+	assert_int_equal(gw_ebpf_watch_fd(h, 500, GW_EBPF_TRANSPORT_PTY, "fresh", "c"), 0);
+	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "rel0", "c",
+					   GW_EBPF_SOURCE_USER, &hist), -ENOENT);
+	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "fresh", "c",
+					   GW_EBPF_SOURCE_USER, &hist), 0);
+	assert_int_equal(hist.count, 0);
+	gw_ebpf_note_write(h, 500);
+	gw_ebpf_note_read(h, 500, 1);
+	assert_int_equal(gw_ebpf_read_link(h, GW_EBPF_TRANSPORT_PTY, "fresh", "c",
+					   GW_EBPF_SOURCE_USER, &hist), 0);
+	assert_int_equal(hist.count, 1);
+	text = tu_metrics(h);
+	assert_non_null(text);
+	assert_null(strstr(text, "release=\"rel0\""));
+	assert_non_null(strstr(text, "flotilla_gateway_link_latency_seconds_count{transport=\"pty\","
+				     "release=\"fresh\",cohort=\"c\"} 1\n"));
+	free(text);
 	gw_ebpf_free(h);
 }
 

@@ -37,7 +37,9 @@ extern "C" {
 #define GW_EBPF_LABEL_MAX 63
 /** Highest fd number + 1 that can be watched (userspace keeps a slot per fd). */
 #define GW_EBPF_FD_MAX (1 << 20)
-/** Distinct (release, cohort) pairs; later pairs share the "unknown" group. */
+/** (release, cohort) pairs kept at once. A new pair beyond it takes over a
+ *  pair no watched fd uses any more (whose series then go, the new pair's
+ *  starting from 0), or else counts under "unknown". */
 #define GW_EBPF_GROUPS_MAX 63
 
 /** Transport of a device link: the `transport` label. */
@@ -161,8 +163,8 @@ int gw_ebpf_watch_fd(struct gw_ebpf *h, int fd, enum gw_ebpf_transport transport
 		     const char *release, const char *cohort);
 
 /**
- * Stop measuring a device link (and its RTT). Its per-device summary goes;
- * what it added to the histograms stays.
+ * Stop measuring a device link (and its RTT), or the controller link's RTT.
+ * Its per-device summary goes; what it added to the histograms stays.
  * @return 0, -ENOENT when the fd was not watched, -EINVAL
  */
 int gw_ebpf_unwatch_fd(struct gw_ebpf *h, int fd);
