@@ -17,7 +17,7 @@ for f in $fams; do
 done
 free_port() {
 	local p
-	for p in $(shuf -i 20000-60000 -n 50); do
+	for p in $(shuf -i 20000-32000 -n 50); do
 		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
 	done
 	return 1

@@ -41,7 +41,8 @@ die() { echo "gateway bench: $*" >&2; for f in "$work"/*.log; do tail -n 5 "$f" 
 
 free_port() {
   local p
-  for p in $(shuf -i 20000-60000 -n 50); do
+  # below the ephemeral range, where 10,000 simulator sockets sit
+  for p in $(shuf -i 20000-32000 -n 50); do
     (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo "$p"; return; }
   done
   return 1

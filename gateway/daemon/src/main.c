@@ -30,6 +30,7 @@
 
 #define TICK_MS 100
 #define DRAIN_MS 2000
+#define FLUSH_SLICE 1000 /* registry rows per tick */
 
 extern char **environ;
 
@@ -46,6 +47,7 @@ struct gw {
 	struct gw_http *http;
 	struct gw_watch sig;
 	int stop, reload;
+	int flushing; /* a write-behind round is under way */
 	uint64_t last_flush, started_ms;
 	double start_wall;
 	uint64_t reloads, reload_errors;
@@ -307,11 +309,16 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Registry write-behind: new devices at once; updates every flush_ms, in
+ * slices of FLUSH_SLICE per tick so a big fleet never stalls the loop. */
 static void flush(struct gw *g, uint64_t now)
 {
-	if (gw_registry_has_new(g->reg) || now - g->last_flush >= g->cfg.flush_ms) {
-		(void)gw_registry_flush(g->reg); /* errors are logged and counted */
-		g->last_flush = now;
+	if (gw_registry_has_new(g->reg) || g->flushing || now - g->last_flush >= g->cfg.flush_ms) {
+		if (!g->flushing)
+			g->last_flush = now;
+		/* errors are logged and counted; the devices stay dirty */
+		(void)gw_registry_flush_max(g->reg, FLUSH_SLICE);
+		g->flushing = gw_registry_dirty(g->reg) > 0;
 	}
 }
 

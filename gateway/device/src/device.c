@@ -530,6 +530,7 @@ void gw_devices_set_hooks(struct gw_devices *d, const struct gw_devices_hooks *h
 /* ---- metrics ---- */
 
 struct release {
+	struct ag_version v;
 	char name[GW_VERSION_STR_MAX];
 	uint64_t n[GW_DEVICE_STATE_COUNT];
 	uint64_t crashes, errors, boots;
@@ -559,15 +560,16 @@ void gw_devices_collect(void *ctx, struct gw_mbuf *b)
 		by_state[st]++;
 		if (!rel)
 			continue;
-		char v[GW_VERSION_STR_MAX];
-		gw_version_str(&dev->slot[dev->active_slot & 1].version, v);
+		const struct ag_version *v = &dev->slot[dev->active_slot & 1].version;
 		unsigned k;
 		for (k = 0; k < n_rel; k++)
-			if (strcmp(rel[k].name, v) == 0)
+			if (rel[k].v.build == v->build && rel[k].v.patch == v->patch &&
+			    rel[k].v.minor == v->minor && rel[k].v.major == v->major)
 				break;
 		if (k == n_rel) {
 			if (n_rel < GW_RELEASES_MAX) {
-				snprintf(rel[n_rel].name, sizeof(rel[n_rel].name), "%s", v);
+				rel[n_rel].v = *v;
+				gw_version_str(v, rel[n_rel].name);
 				n_rel++;
 			} else {
 				k = GW_RELEASES_MAX;

@@ -237,15 +237,16 @@ static void db_error(struct gw_registry *r, const char *what)
 		 gw_log_quote(q, sizeof(q), sqlite3_errmsg(r->db)));
 }
 
-int gw_registry_flush(struct gw_registry *r)
+int gw_registry_flush_max(struct gw_registry *r, size_t max)
 {
-	if (r->n_dirty == 0)
+	size_t n = r->n_dirty < max ? r->n_dirty : max;
+	if (n == 0)
 		return 0;
 	if (sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(r, "begin");
 		return -EIO;
 	}
-	for (size_t i = 0; i < r->n_dirty; i++) {
+	for (size_t i = 0; i < n; i++) {
 		sqlite3_reset(r->put);
 		if (bind_device(r->put, r->dirty[i]) != SQLITE_OK ||
 		    sqlite3_step(r->put) != SQLITE_DONE) {
@@ -261,13 +262,26 @@ int gw_registry_flush(struct gw_registry *r)
 		(void)sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
 		return -EIO;
 	}
-	int n = (int)r->n_dirty;
-	for (size_t i = 0; i < r->n_dirty; i++)
+	size_t was_new = 0;
+	for (size_t i = 0; i < n; i++) {
+		was_new += (r->dirty[i]->dirty & DIRTY_NEW) != 0;
 		r->dirty[i]->dirty = 0;
-	r->n_dirty = 0;
-	r->n_new = 0;
+	}
+	memmove(r->dirty, r->dirty + n, (r->n_dirty - n) * sizeof(*r->dirty));
+	r->n_dirty -= n;
+	r->n_new = r->n_new > was_new ? r->n_new - was_new : 0;
 	r->flushes++;
-	return n;
+	return (int)n;
+}
+
+int gw_registry_flush(struct gw_registry *r)
+{
+	return gw_registry_flush_max(r, (size_t)-1);
+}
+
+size_t gw_registry_dirty(const struct gw_registry *r)
+{
+	return r->n_dirty;
 }
 
 static const char *col_text(sqlite3_stmt *s, int i)

@@ -68,6 +68,18 @@ static void test_roundtrip(void **state)
 		assert_non_null(gw_registry_upsert(r, id, &created));
 	}
 	assert_int_equal(gw_registry_count(r), 5001);
+	/* in slices: oldest first, the rest stays dirty */
+	assert_int_equal(gw_registry_dirty(r), 5000);
+	assert_int_equal(gw_registry_flush_max(r, 3000), 3000);
+	assert_int_equal(gw_registry_dirty(r), 2000);
+	assert_true(gw_registry_has_new(r));
+	assert_int_equal(gw_registry_flush_max(r, 1500), 1500);
+	for (int i = 3000; i < 3005; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "many-%d", i);
+		gw_registry_touch(r, gw_registry_get(r, id)); /* already dirty: no effect */
+	}
+	assert_int_equal(gw_registry_dirty(r), 500);
 	/* close flushes what is dirty */
 	gw_registry_close(r);
 

@@ -83,6 +83,16 @@ int gw_registry_has_new(const struct gw_registry *r);
  */
 int gw_registry_flush(struct gw_registry *r);
 
+/**
+ * @brief Writes at most @p max dirty devices (oldest first) in one
+ * transaction, so a large fleet is persisted in slices that do not stall
+ * the event loop. @return devices written, or -EIO (they stay dirty).
+ */
+int gw_registry_flush_max(struct gw_registry *r, size_t max);
+
+/** @brief Devices waiting to be written. */
+size_t gw_registry_dirty(const struct gw_registry *r);
+
 /** @brief Devices in the registry. */
 size_t gw_registry_count(const struct gw_registry *r);
 
