@@ -37,4 +37,14 @@ wait_for 5 grep -q 'msg="reload failed; keeping the running configuration"' "$GW
 gw_alive || fail "gateway died on a bad reload"
 [ -L "$work/dev0" ] || fail "the pty went away on a refused reload"
 [ "$(metric 'flotilla_gateway_config_reloads_total{result="error"}')" = 1 ] || fail "reload counter"
+# fleetsim devices on ptys, added as serial ports by a reload
+mkdir -p "$work/ptys"
+start_sim sim --devices 2 --pty-dir "$work/ptys" --heartbeat-s 1
+wait_for 10 test -L "$work/ptys/sim-00001" || fail "fleetsim ptys"
+sed -i '/heartbeat_s = oops/d' "$conf"
+printf 'serial = %s\nserial = %s@230400\n' "$work/ptys/sim-00000" "$work/ptys/sim-00001" >>"$conf"
+kill -HUP "$GW_PID"
+wait_for 20 api_ok '/api/v1/devices?state=online' '.total == 2 and ([.devices[].transport] | unique) == ["serial"]' ||
+	fail "pty devices: $(api /api/v1/devices)"
+[ "$(metric 'flotilla_gateway_config_reloads_total{result="ok"}')" = 2 ] || fail "reload counter ok"
 echo "reload: OK"
