@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # eBPF probe overhead per event (gateway/ebpf): for each probe, the same loop
 # of the traced operation with the probe detached and attached, alternating
-# in one run (min of 7 rounds each):
+# in one run (median over 21 rounds of the attached - detached difference):
 #   ebpf_overhead_ns.sys_exit.gateway_syscall        link probe, a gateway syscall
 #                                                    that is not device I/O (getppid)
 #   ebpf_overhead_ns.sys_exit.other_process          link probe, a syscall of any
