@@ -20,7 +20,7 @@ packages=(
   # the runtime's aarch64 port, tested under qemu-user
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
   # libraries
-  libcmocka-dev libmbedtls-dev libcurl4-openssl-dev libjansson-dev
+  libcmocka-dev libmbedtls-dev libcurl4-openssl-dev libssl-dev libjansson-dev
   libmicrohttpd-dev libbpf-dev bpftool libelf-dev zlib1g-dev
   libsqlite3-dev sqlite3 libgit2-dev libyaml-dev libdivsufsort-dev
   # servers and peers used by tests and benches
