@@ -2,6 +2,7 @@
  * blanked out of the rest of that batch, so its memory may be freed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 
 struct gw_loop {
 	int epfd;
+	struct gw_watch *prio;
 	int n, i; /* events of the batch being dispatched */
 	struct epoll_event ev[BATCH];
 };
@@ -52,8 +54,15 @@ int gw_loop_mod(struct gw_loop *l, struct gw_watch *w, uint32_t events)
 	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, w->fd, &e) ? -errno : 0;
 }
 
+void gw_loop_set_priority(struct gw_loop *l, struct gw_watch *w)
+{
+	l->prio = w;
+}
+
 void gw_loop_del(struct gw_loop *l, struct gw_watch *w)
 {
+	if (l->prio == w)
+		l->prio = NULL;
 	if (w->fd >= 0)
 		(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
 	for (int k = l->i; k < l->n; k++)
@@ -72,6 +81,11 @@ int gw_loop_run_once(struct gw_loop *l, int timeout_ms)
 		struct gw_watch *w = e.data.ptr;
 		if (w)
 			w->fn(w, e.events);
+		if (l->prio && l->i % GW_LOOP_PRIORITY_EVERY == 0 && l->i < l->n) {
+			struct pollfd p = {l->prio->fd, POLLIN, 0};
+			if (poll(&p, 1, 0) > 0)
+				l->prio->fn(l->prio, EPOLLIN);
+		}
 	}
 	l->n = l->i = 0;
 	return n;

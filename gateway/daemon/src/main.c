@@ -463,7 +463,11 @@ int main(int argc, char **argv)
 	uint64_t next_tick = gw_now_ms();
 	while (!g.stop) {
 		uint64_t now = gw_now_ms();
-		int wait = next_tick > now ? (int)(next_tick - now) : 0;
+		uint64_t until = next_tick;
+		uint64_t wake = gw_devices_next_wake(g.devs);
+		if (wake < until)
+			until = wake;
+		int wait = until > now ? (int)(until - now) : 0;
 		rc = gw_loop_run_once(g.loop, wait);
 		if (rc < 0) {
 			gw_error("event loop failed", "err=%s", strerror(-rc));
@@ -474,6 +478,8 @@ int main(int argc, char **argv)
 			reload(&g);
 		}
 		now = gw_now_ms();
+		if (now >= gw_devices_next_wake(g.devs))
+			gw_devices_tick(g.devs, now); /* link timers, as they fall due */
 		if (now >= next_tick) {
 			gw_transport_tick(g.tr, now);
 			gw_devices_tick(g.devs, now);

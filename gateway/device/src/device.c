@@ -15,7 +15,8 @@
 #include "gateway/log.h"
 
 #define WARN_EVERY_MS 10000u
-#define POLL_MAX_MS 1000u
+#define NO_HEAP UINT32_MAX
+#define PENDING_RETRY_MS 20u
 
 enum { ERR_TRUNC, ERR_TOOBIG, ERR_CRC, ERR_GARBAGE, ERR_KINDS };
 static const char *const err_names[ERR_KINDS] = {"truncated", "too_big", "crc", "garbage"};
@@ -28,7 +29,11 @@ struct gw_session {
 	struct gw_conn *conn;
 	struct gw_device *dev;
 	struct ag_link_stats seen; /* link counters already accounted */
-	uint64_t opened_ms, last_rx_ms, next_poll_ms, warn_ms;
+	uint64_t opened_ms, last_rx_ms, warn_ms;
+	uint64_t wake_ms;  /* next timer; valid while heap_i != NO_HEAP */
+	uint32_t heap_i;   /* position in the devices' timer heap */
+	uint8_t in_input;  /* inside ag_link_input: timers are rearmed after it */
+	struct gw_session *close_next; /* on the devices' closing list */
 	uint32_t suppressed; /* warnings not logged since warn_ms */
 	uint16_t max_frame;  /* negotiated */
 	uint8_t kind;
@@ -50,6 +55,9 @@ struct gw_devices {
 	const struct gw_devices_hooks *hooks;
 	void *hooks_ctx;
 	struct gw_session *sessions;
+	struct gw_session **heap; /* sessions by wake_ms: no scan of every link per tick */
+	size_t heap_n, heap_cap;
+	struct gw_session *closing;
 	unsigned online;
 	struct tstats ts[GW_TRANSPORT_COUNT];
 	uint64_t msgs_in[256];
@@ -96,6 +104,121 @@ static void account(struct gw_session *s)
 	s->seen = *n;
 }
 
+/* ---- session timers: an indexed min-heap ---- */
+
+static void heap_swap(struct gw_devices *d, size_t i, size_t j)
+{
+	struct gw_session *a = d->heap[i], *b = d->heap[j];
+	d->heap[i] = b;
+	d->heap[j] = a;
+	b->heap_i = (uint32_t)i;
+	a->heap_i = (uint32_t)j;
+}
+
+static void heap_up(struct gw_devices *d, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (d->heap[p]->wake_ms <= d->heap[i]->wake_ms)
+			break;
+		heap_swap(d, i, p);
+		i = p;
+	}
+}
+
+static void heap_down(struct gw_devices *d, size_t i)
+{
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= d->heap_n)
+			break;
+		if (c + 1 < d->heap_n && d->heap[c + 1]->wake_ms < d->heap[c]->wake_ms)
+			c++;
+		if (d->heap[i]->wake_ms <= d->heap[c]->wake_ms)
+			break;
+		heap_swap(d, i, c);
+		i = c;
+	}
+}
+
+static void heap_remove(struct gw_devices *d, struct gw_session *s)
+{
+	if (s->heap_i == NO_HEAP)
+		return;
+	size_t i = s->heap_i, last = d->heap_n - 1;
+	if (i != last)
+		heap_swap(d, i, last);
+	d->heap_n--;
+	s->heap_i = NO_HEAP;
+	if (i < d->heap_n) {
+		heap_down(d, i);
+		heap_up(d, i);
+	}
+}
+
+static void heap_set(struct gw_devices *d, struct gw_session *s, uint64_t wake)
+{
+	if (s->heap_i == NO_HEAP) {
+		if (d->heap_n == d->heap_cap) {
+			size_t cap = d->heap_cap ? d->heap_cap * 2 : 1024;
+			struct gw_session **h = realloc(d->heap, cap * sizeof(*h));
+			if (!h)
+				return; /* stays unarmed until the next input rearms it */
+			d->heap = h;
+			d->heap_cap = cap;
+		}
+		s->heap_i = (uint32_t)d->heap_n;
+		d->heap[d->heap_n++] = s;
+		s->wake_ms = wake;
+		heap_up(d, s->heap_i);
+		return;
+	}
+	uint64_t old = s->wake_ms;
+	s->wake_ms = wake;
+	if (wake < old)
+		heap_up(d, s->heap_i);
+	else
+		heap_down(d, s->heap_i);
+}
+
+static uint64_t offline_ms(const struct gw_devices *d)
+{
+	return d->cfg.offline_after_s ? (uint64_t)d->cfg.offline_after_s * 1000u
+				      : (uint64_t)d->cfg.heartbeat_s * 3000u + 5000u;
+}
+
+/* Runs the link's timers and sets the session's next wake-up: the link's
+ * retransmission deadline, a pending reply, the offline or hello deadline. */
+static void rearm(struct gw_session *s, uint64_t now)
+{
+	struct gw_devices *d = s->d;
+	uint32_t w = ag_link_poll(&s->link, (uint32_t)now);
+	account(s);
+	uint64_t wake = w == UINT32_MAX ? UINT64_MAX : now + w;
+	if (s->pending && now + PENDING_RETRY_MS < wake)
+		wake = now + PENDING_RETRY_MS;
+	uint64_t limit = UINT64_MAX;
+	if (s->dev)
+		limit = s->last_rx_ms + offline_ms(d) + 1;
+	else if (s->kind == GW_TRANSPORT_TCP)
+		limit = s->last_rx_ms + GW_HELLO_TIMEOUT_MS + 1;
+	if (limit < wake)
+		wake = limit;
+	if (wake == UINT64_MAX)
+		heap_remove(d, s);
+	else
+		heap_set(d, s, wake);
+}
+
+static void close_later(struct gw_session *s)
+{
+	if (s->close_me)
+		return;
+	s->close_me = 1;
+	s->close_next = s->d->closing;
+	s->d->closing = s;
+}
+
 /* A rate-limited warning about one session. */
 __attribute__((format(printf, 3, 4))) static void session_warn(struct gw_session *s,
 							       const char *msg, const char *kv,
@@ -130,6 +253,8 @@ int gw_session_send(struct gw_session *s, const struct ag_msg *m)
 		return -EINVAL;
 	int rc = ag_link_send(&s->link, buf, (size_t)n, now32());
 	account(s);
+	if (!s->in_input)
+		rearm(s, gw_now_ms()); /* inside input, tr_input rearms after */
 	if (rc == AG_EAGAIN)
 		return -EAGAIN;
 	if (rc == AG_ESTATE)
@@ -224,7 +349,7 @@ static void on_hello(struct gw_session *s, const struct ag_msg_hello *h)
 		d->replaced++;
 		go_offline(d, old);
 		if (old->kind == GW_TRANSPORT_TCP)
-			old->close_me = 1;
+			close_later(old);
 	}
 	int64_t now = wall_ms();
 	if (!dev->first_seen_ms)
@@ -399,23 +524,27 @@ static void *tr_opened(void *ctx, struct gw_conn *c)
 		return NULL;
 	}
 	s->opened_ms = s->last_rx_ms = gw_now_ms();
-	s->next_poll_ms = s->opened_ms;
+	s->heap_i = NO_HEAP;
 	s->next = d->sessions;
 	if (d->sessions)
 		d->sessions->prev = s;
 	d->sessions = s;
 	(void)ag_link_open(&s->link, now32());
 	account(s);
+	rearm(s, gw_now_ms());
 	return s;
 }
 
 static void tr_input(void *lctx, const uint8_t *buf, size_t len)
 {
 	struct gw_session *s = lctx;
+	s->in_input = 1;
 	int bad = ag_link_input(&s->link, buf, len, now32());
+	s->in_input = 0;
 	account(s);
 	if (bad > 0)
 		session_warn(s, "dropped bad frames", "frames=%d", bad);
+	rearm(s, gw_now_ms());
 }
 
 static void tr_closed(void *lctx, int reason)
@@ -428,6 +557,14 @@ static void tr_closed(void *lctx, int reason)
 			 gw_log_quote(q, sizeof(q), s->dev->id), reason);
 	}
 	go_offline(d, s);
+	heap_remove(d, s);
+	if (s->close_me) {
+		for (struct gw_session **pp = &d->closing; *pp; pp = &(*pp)->close_next)
+			if (*pp == s) {
+				*pp = s->close_next;
+				break;
+			}
+	}
 	s->conn = NULL;
 	if (s->prev)
 		s->prev->next = s->next;
@@ -445,47 +582,58 @@ const struct gw_transport_ops *gw_devices_transport_ops(void)
 	return &tr_ops;
 }
 
+/* A session's timer fired. Returns 1 when the session is gone. */
+static int on_timer(struct gw_session *s, uint64_t now)
+{
+	struct gw_devices *d = s->d;
+	if (s->pending & PEND_HELLO_ACK)
+		(void)send_hello_ack(s);
+	if (s->dev && now - s->last_rx_ms > offline_ms(d)) {
+		char q[GW_LOG_QMAX];
+		gw_info("device silent; offline", "device=%s silent_ms=%llu",
+			gw_log_quote(q, sizeof(q), s->dev->id),
+			(unsigned long long)(now - s->last_rx_ms));
+		go_offline(d, s);
+		if (s->kind == GW_TRANSPORT_TCP) {
+			gw_conn_close(s->conn, -ETIMEDOUT); /* frees s */
+			return 1;
+		}
+		/* a serial line stays: a fresh session makes a device that comes
+		 * back say hello again */
+		(void)ag_link_open(&s->link, (uint32_t)now);
+		account(s);
+		s->last_rx_ms = now;
+	} else if (!s->dev && s->kind == GW_TRANSPORT_TCP &&
+		   now - s->last_rx_ms > GW_HELLO_TIMEOUT_MS) {
+		session_warn(s, "closing a link that said no hello", "idle_ms=%llu",
+			     (unsigned long long)(now - s->last_rx_ms));
+		gw_conn_close(s->conn, -ETIMEDOUT);
+		return 1;
+	}
+	return 0;
+}
+
 void gw_devices_tick(struct gw_devices *d, uint64_t now)
 {
-	uint64_t off_ms = d->cfg.offline_after_s
-				  ? (uint64_t)d->cfg.offline_after_s * 1000u
-				  : (uint64_t)d->cfg.heartbeat_s * 3000u + 5000u;
-	struct gw_session *next;
-	for (struct gw_session *s = d->sessions; s; s = next) {
-		next = s->next;
-		if (s->close_me) {
-			gw_conn_close(s->conn, -ECONNRESET); /* frees s */
-			continue;
-		}
-		if (s->pending & PEND_HELLO_ACK)
-			(void)send_hello_ack(s);
-		if (now >= s->next_poll_ms) {
-			uint32_t w = ag_link_poll(&s->link, (uint32_t)now);
-			account(s);
-			s->next_poll_ms = now + (w < POLL_MAX_MS ? w : POLL_MAX_MS);
-		}
-		if (s->dev && now - s->last_rx_ms > off_ms) {
-			char q[GW_LOG_QMAX];
-			gw_info("device silent; offline", "device=%s silent_ms=%llu",
-				gw_log_quote(q, sizeof(q), s->dev->id),
-				(unsigned long long)(now - s->last_rx_ms));
-			go_offline(d, s);
-			if (s->kind == GW_TRANSPORT_TCP) {
-				gw_conn_close(s->conn, -ETIMEDOUT);
-				continue;
-			}
-			/* a serial line stays: a fresh session makes a device that
-			 * comes back say hello again */
-			(void)ag_link_open(&s->link, (uint32_t)now);
-			account(s);
-			s->last_rx_ms = now;
-		} else if (!s->dev && s->kind == GW_TRANSPORT_TCP &&
-			   now - s->last_rx_ms > GW_HELLO_TIMEOUT_MS) {
-			session_warn(s, "closing a link that said no hello", "idle_ms=%llu",
-				     (unsigned long long)(now - s->last_rx_ms));
-			gw_conn_close(s->conn, -ETIMEDOUT);
-		}
+	while (d->closing) {
+		struct gw_session *s = d->closing;
+		d->closing = s->close_next;
+		s->close_me = 0;
+		gw_conn_close(s->conn, -ECONNRESET); /* frees s */
 	}
+	while (d->heap_n && d->heap[0]->wake_ms <= now) {
+		struct gw_session *s = d->heap[0];
+		heap_remove(d, s);
+		if (on_timer(s, now) == 0)
+			rearm(s, now);
+	}
+}
+
+uint64_t gw_devices_next_wake(const struct gw_devices *d)
+{
+	if (d->closing)
+		return 0;
+	return d->heap_n ? d->heap[0]->wake_ms : UINT64_MAX;
 }
 
 unsigned gw_devices_online(const struct gw_devices *d)
@@ -513,6 +661,8 @@ int gw_devices_new(struct gw_registry *reg, const struct gw_devices_config *cfg,
 
 void gw_devices_free(struct gw_devices *d)
 {
+	if (d)
+		free(d->heap);
 	free(d);
 }
 

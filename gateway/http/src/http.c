@@ -220,6 +220,8 @@ int gw_http_new(struct gw_loop *loop, const char *addr, struct gw_http **ret_h)
 		free(h);
 		return rc;
 	}
+	/* scrapes are served between device events, not after a whole burst */
+	gw_loop_set_priority(loop, &h->w);
 	*ret_h = h;
 	return 0;
 }

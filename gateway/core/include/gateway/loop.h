@@ -41,6 +41,16 @@ int gw_loop_mod(struct gw_loop *l, struct gw_watch *w, uint32_t events);
 void gw_loop_del(struct gw_loop *l, struct gw_watch *w);
 
 /**
+ * @brief Marks @p w (already added) as the priority watch: while a long batch
+ * of other events is dispatched, it is checked every GW_LOOP_PRIORITY_EVERY
+ * events and served at once, so a burst of device traffic does not delay
+ * it (the HTTP server: scrape latency). NULL clears it.
+ */
+void gw_loop_set_priority(struct gw_loop *l, struct gw_watch *w);
+
+#define GW_LOOP_PRIORITY_EVERY 16 /**< events between checks of the priority watch */
+
+/**
  * @brief Waits up to @p timeout_ms for events and dispatches them.
  * @return events handled (0 on timeout), or a negative errno (not EINTR).
  */

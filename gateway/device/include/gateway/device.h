@@ -70,8 +70,16 @@ void gw_devices_set_hooks(struct gw_devices *d, const struct gw_devices_hooks *h
 /** @brief The callbacks to give @ref gw_transport_new, with the gw_devices as context. */
 const struct gw_transport_ops *gw_devices_transport_ops(void);
 
-/** @brief Timers: retransmissions, pending replies, offline detection. Every ~100 ms. */
+/** @brief Timers: retransmissions, pending replies, offline detection. Call at
+ * @ref gw_devices_next_wake and at least every ~100 ms. */
 void gw_devices_tick(struct gw_devices *d, uint64_t now_ms);
+
+/**
+ * @brief When @ref gw_devices_tick next has work (a link's retransmission or
+ * delayed ACK, an offline deadline), monotonic ms; UINT64_MAX if never. The
+ * daemon wakes for it so link timers run spread out, not in 100 ms bunches.
+ */
+uint64_t gw_devices_next_wake(const struct gw_devices *d);
 
 /** @brief Devices online now. */
 unsigned gw_devices_online(const struct gw_devices *d);
