@@ -63,6 +63,12 @@ struct frame {
 
 int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *err, size_t err_len)
 {
+	return ctl_manifest_parse_lines(text, len, ret_docs, NULL, err, err_len);
+}
+
+int ctl_manifest_parse_lines(const char *text, size_t len, json_t **ret_docs, json_t **ret_lines,
+			     char *err, size_t err_len)
+{
 	if (len > CTL_MANIFEST_MAX)
 		return set_err(err, err_len, "manifest larger than %d bytes", CTL_MANIFEST_MAX),
 		       -E2BIG;
@@ -71,6 +77,8 @@ int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *er
 		return -ENOMEM;
 	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
 	json_t *docs = json_array();
+	json_t *lines = json_array();
+	size_t doc_line = 0;
 	struct frame st[CTL_MANIFEST_DEPTH_MAX + 1];
 	int depth = 0, r = 0;
 	json_t *doc = NULL;
@@ -102,6 +110,8 @@ int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *er
 					r = -E2BIG;
 				} else {
 					json_array_append(docs, doc);
+					json_array_append_new(lines,
+							      json_integer((json_int_t)doc_line));
 				}
 			}
 			json_decref(doc);
@@ -127,6 +137,8 @@ int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *er
 		case YAML_MAPPING_START_EVENT:
 			val = json_object();
 			push = true;
+			if (depth == 0)
+				doc_line = ev.start_mark.line + 1;
 			break;
 		case YAML_SEQUENCE_END_EVENT:
 		case YAML_MAPPING_END_EVENT:
@@ -199,9 +211,14 @@ int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *er
 	yaml_parser_delete(&p);
 	if (r) {
 		json_decref(docs);
+		json_decref(lines);
 		return r;
 	}
 	*ret_docs = docs;
+	if (ret_lines)
+		*ret_lines = lines;
+	else
+		json_decref(lines);
 	return 0;
 }
 

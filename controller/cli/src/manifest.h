@@ -30,6 +30,15 @@
 int ctl_manifest_parse(const char *text, size_t len, json_t **ret_docs, char *err, size_t err_len)
 	__attribute__((warn_unused_result));
 
+/**
+ * @brief ctl_manifest_parse(), and where each document starts.
+ * @param[out] ret_lines new JSON array of integers: the 1-based line of each
+ *             document's top-level mapping, parallel to @p ret_docs (may be NULL)
+ * @return as ctl_manifest_parse()
+ */
+int ctl_manifest_parse_lines(const char *text, size_t len, json_t **ret_docs, json_t **ret_lines,
+			     char *err, size_t err_len) __attribute__((warn_unused_result));
+
 /** @brief Write @p j as YAML to @p f (block style, strings quoted when needed). */
 void ctl_manifest_print_yaml(FILE *f, const json_t *j);
 

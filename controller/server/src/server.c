@@ -53,6 +53,10 @@ struct ctl_server {
 	atomic_ulong watchers;
 	atomic_ulong status_updates;
 	atomic_ulong events_sent;
+	/* hooks (GitOps) */
+	int (*sync_hook)(void *ctx, bool run, json_t **ret_body);
+	void (*metrics_hook)(void *ctx, FILE *f);
+	void *hook_ctx;
 };
 
 /* One request in flight: the body as it arrives. */
@@ -964,8 +968,30 @@ static enum MHD_Result do_metrics(struct ctl_server *srv, struct MHD_Connection 
 		if (srv->req_by_code[i])
 			fprintf(f, "flotilla_controller_http_requests_total{code=\"%u\"} %lu\n", i,
 				(unsigned long)srv->req_by_code[i]);
+	if (srv->metrics_hook)
+		srv->metrics_hook(srv->hook_ctx, f);
 	fclose(f);
 	return send_text(srv, c, 200, "text/plain; version=0.0.4", buf);
+}
+
+/* ---- GitOps webhook ---- */
+
+static enum MHD_Result do_sync(struct ctl_server *srv, struct MHD_Connection *c,
+			       const char *method, const struct who *w)
+{
+	if (!srv->sync_hook)
+		return fail(srv, c, 404, "GitOps sync is not configured");
+	bool run = strcmp(method, "POST") == 0;
+	if (!run && !(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+		return fail(srv, c, 405, "GET or POST /sync");
+	if (w->role == CTL_ROLE_GATEWAY || (run && w->role != CTL_ROLE_ADMIN))
+		return fail(srv, c, 403, "only an admin triggers a sync");
+	json_t *body = NULL;
+	int r = srv->sync_hook(srv->hook_ctx, run, &body);
+	if (!body)
+		body = json_object();
+	unsigned code = r == 0 ? 200 : r == -EINVAL || r == -E2BIG ? 422 : r == -EIO ? 502 : 500;
+	return send_json(srv, c, code, body);
 }
 
 /* ---- routing ---- */
@@ -998,6 +1024,8 @@ static enum MHD_Result route(struct ctl_server *srv, struct MHD_Connection *c, c
 		return send_json(srv, c, 200,
 				 json_pack("{s:s, s:s}", "version", srv->version, "store",
 					   ctl_store_backend(srv->store)));
+	if (strcmp(url, "/sync") == 0)
+		return do_sync(srv, c, method, &w);
 	if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) != 0)
 		return fail(srv, c, 404, "no such path");
 
@@ -1194,6 +1222,9 @@ int ctl_server_start(const struct ctl_server_config *cfg, struct ctl_store *stor
 	srv->tokens_file = cfg->tokens_file ? strdup(cfg->tokens_file) : NULL;
 	srv->artifacts_dir = cfg->artifacts_dir ? strdup(cfg->artifacts_dir) : NULL;
 	srv->started = time(NULL);
+	srv->sync_hook = cfg->sync_hook;
+	srv->metrics_hook = cfg->metrics_hook;
+	srv->hook_ctx = cfg->hook_ctx;
 	int r = ctl_server_reload(srv);
 	if (r < 0)
 		goto fail;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "controller/store.h"
 
@@ -39,6 +40,15 @@ struct ctl_server_config {
 	size_t batch_max;          /**< 0: CTL_BATCH_BODY_MAX */
 	size_t artifact_max;       /**< 0: CTL_ARTIFACT_MAX */
 	const char *version;       /**< for build info */
+	/**
+	 * Optional: `POST /sync` (admin) calls it and answers its JSON body, 200 on
+	 * 0, else 422 (-EINVAL: a bad commit) or 502/500; `GET /sync` (admin,
+	 * read-only) calls it with @p run false for the last result. NULL: 404.
+	 */
+	int (*sync_hook)(void *ctx, bool run, json_t **ret_body);
+	/** Optional: appends metric families (with HELP and TYPE) to /metrics. */
+	void (*metrics_hook)(void *ctx, FILE *f);
+	void *hook_ctx; /**< passed to the hooks */
 };
 
 /** A running API server (opaque). */
