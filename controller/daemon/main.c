@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "controller/gitops.h"
 #include "controller/server.h"
 #include "controller/store.h"
 
@@ -65,6 +66,11 @@ struct settings {
 	char level[16];
 	int lease_ttl;
 	int no_auth;
+	char data_dir[1024];
+	char gitops_repo[1024], gitops_branch[256], gitops_path[1024];
+	char gitops_ssh_key[1024], gitops_ssh_pubkey[1024];
+	char gitops_https_user[256], gitops_https_password[1024];
+	int gitops_interval, gitops_drift_interval;
 };
 
 static int set_key(struct settings *s, const char *k, const char *v)
@@ -82,7 +88,23 @@ static int set_key(struct settings *s, const char *k, const char *v)
 	S("artifacts", artifacts)
 	S("id", id)
 	S("log_level", level)
+	S("data_dir", data_dir)
+	S("gitops_repo", gitops_repo)
+	S("gitops_branch", gitops_branch)
+	S("gitops_path", gitops_path)
+	S("gitops_ssh_key", gitops_ssh_key)
+	S("gitops_ssh_pubkey", gitops_ssh_pubkey)
+	S("gitops_https_user", gitops_https_user)
+	S("gitops_https_password", gitops_https_password)
 #undef S
+	if (strcmp(k, "gitops_interval") == 0) {
+		s->gitops_interval = atoi(v);
+		return s->gitops_interval >= 1 ? 0 : -EINVAL;
+	}
+	if (strcmp(k, "gitops_drift_interval") == 0) {
+		s->gitops_drift_interval = atoi(v);
+		return s->gitops_drift_interval >= 1 ? 0 : -EINVAL;
+	}
 	if (strcmp(k, "lease_ttl") == 0) {
 		s->lease_ttl = atoi(v);
 		return s->lease_ttl >= 2 ? 0 : -EINVAL;
@@ -143,7 +165,11 @@ static int read_config(struct settings *s, const char *path)
 static void read_env(struct settings *s)
 {
 	static const char *keys[] = {"listen", "store", "tokens", "tls_cert", "tls_key",
-				     "artifacts", "id", "log_level", "lease_ttl", "no_auth", NULL};
+				     "artifacts", "id", "log_level", "lease_ttl", "no_auth",
+				     "data_dir", "gitops_repo", "gitops_branch", "gitops_path",
+				     "gitops_interval", "gitops_drift_interval", "gitops_ssh_key",
+				     "gitops_ssh_pubkey", "gitops_https_user",
+				     "gitops_https_password", NULL};
 	for (const char **k = keys; *k; k++) {
 		char name[64] = "FLOTILLA_CONTROLLER_";
 		size_t l = strlen(name);
@@ -183,6 +209,18 @@ static void usage(FILE *f)
 		"      --lease-ttl SEC   leader lease (lease_ttl; default 10)\n"
 		"      --log-level LVL   debug|info|warn|error (log_level)\n"
 		"      --no-auth         every request is admin (no_auth; local tests only)\n"
+		"      --data-dir DIR    controller state, e.g. the GitOps clone (data_dir;\n"
+		"                        default /var/lib/flotilla)\n"
+		"\n"
+		"GitOps (off unless gitops_repo is set; POST /sync syncs at once):\n"
+		"      --gitops-repo URL      file:///path, /path, https://..., ssh://... (gitops_repo)\n"
+		"      --gitops-branch NAME   branch to follow (gitops_branch; default main)\n"
+		"      --gitops-path DIR      folder of manifests in the repo (gitops_path; default /)\n"
+		"      --gitops-interval SEC  sync period (gitops_interval; default 60)\n"
+		"      gitops_drift_interval  seconds between drift checks (default 10)\n"
+		"      gitops_ssh_key, gitops_ssh_pubkey          ssh key files\n"
+		"      gitops_https_user, gitops_https_password   https basic auth (use the\n"
+		"                             environment for the password)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         version\n"
 		"\n"
@@ -205,7 +243,11 @@ int main(int argc, char **argv)
 	struct settings s = {.listen = "127.0.0.1:8080",
 			     .store = "sqlite:/var/lib/flotilla/controller.db",
 			     .level = "info",
-			     .lease_ttl = 10};
+			     .lease_ttl = 10,
+			     .data_dir = "/var/lib/flotilla",
+			     .gitops_branch = "main",
+			     .gitops_interval = 60,
+			     .gitops_drift_interval = 10};
 	const char *config = NULL;
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -219,6 +261,11 @@ int main(int argc, char **argv)
 		{"lease-ttl", required_argument, NULL, 5},
 		{"log-level", required_argument, NULL, 6},
 		{"no-auth", no_argument, NULL, 7},
+		{"data-dir", required_argument, NULL, 8},
+		{"gitops-repo", required_argument, NULL, 9},
+		{"gitops-branch", required_argument, NULL, 10},
+		{"gitops-path", required_argument, NULL, 11},
+		{"gitops-interval", required_argument, NULL, 12},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
@@ -247,6 +294,11 @@ int main(int argc, char **argv)
 		case 5: cli.lease_ttl = atoi(optarg); break;
 		case 6: snprintf(cli.level, sizeof(cli.level), "%s", optarg); break;
 		case 7: cli.no_auth = 1; break;
+		case 8: snprintf(cli.data_dir, sizeof(cli.data_dir), "%s", optarg); break;
+		case 9: snprintf(cli.gitops_repo, sizeof(cli.gitops_repo), "%s", optarg); break;
+		case 10: snprintf(cli.gitops_branch, sizeof(cli.gitops_branch), "%s", optarg); break;
+		case 11: snprintf(cli.gitops_path, sizeof(cli.gitops_path), "%s", optarg); break;
+		case 12: cli.gitops_interval = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("flotilla-controller %s\n", FLOTILLA_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -258,8 +310,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int lv = parse_level(s.level);
-	if (lv < 0 || s.lease_ttl < 2) {
-		fprintf(stderr, "flotilla-controller: bad log level or lease ttl\n");
+	if (lv < 0 || s.lease_ttl < 2 || s.gitops_interval < 1 || s.gitops_drift_interval < 1) {
+		fprintf(stderr, "flotilla-controller: bad log level, lease ttl or gitops interval\n");
 		return 2;
 	}
 	log_level = (enum level)lv;
@@ -290,6 +342,26 @@ int main(int argc, char **argv)
 	r = ctl_store_leader_start(store, s.id, s.lease_ttl);
 	if (r < 0 && r != -EBUSY)
 		logf_(L_WARN, "leader election did not start", "err=\"%s\"", strerror(-r));
+	struct ctl_gitops *gitops = NULL;
+	if (s.gitops_repo[0]) {
+		struct ctl_gitops_config gc = {
+			.url = s.gitops_repo,
+			.branch = s.gitops_branch,
+			.path = s.gitops_path,
+			.data_dir = s.data_dir,
+			.ssh_key = s.gitops_ssh_key,
+			.ssh_pubkey = s.gitops_ssh_pubkey,
+			.https_user = s.gitops_https_user,
+			.https_password = s.gitops_https_password,
+			.leader_only = true,
+		};
+		r = ctl_gitops_new(&gc, store, &gitops);
+		if (r < 0) {
+			logf_(L_ERROR, "cannot set up GitOps", "err=\"%s\"", strerror(-r));
+			ctl_store_free(store);
+			return 1;
+		}
+	}
 	struct ctl_server_config cfg = {
 		.listen = s.listen,
 		.tls_cert = s.tls_cert[0] ? s.tls_cert : NULL,
@@ -298,18 +370,35 @@ int main(int argc, char **argv)
 		.artifacts_dir = s.artifacts[0] ? s.artifacts : NULL,
 		.no_auth = s.no_auth,
 		.version = FLOTILLA_VERSION,
+		.sync_hook = gitops ? ctl_gitops_sync_hook : NULL,
+		.metrics_hook = gitops ? ctl_gitops_metrics_hook : NULL,
+		.hook_ctx = gitops,
 	};
 	struct ctl_server *srv;
 	r = ctl_server_start(&cfg, store, &srv);
 	if (r < 0) {
 		logf_(L_ERROR, "cannot start the API server", "listen=%s err=\"%s\"", s.listen,
 		      strerror(-r));
+		ctl_gitops_free(gitops);
 		ctl_store_free(store);
 		return 1;
 	}
 	logf_(L_INFO, "serving", "listen=%s port=%u store=%s id=%s tls=%s version=%s", s.listen,
 	      ctl_server_port(srv), ctl_store_backend(store), s.id, cfg.tls_cert ? "on" : "off",
 	      FLOTILLA_VERSION);
+	if (gitops) {
+		r = ctl_gitops_start(gitops, s.gitops_interval, s.gitops_drift_interval);
+		if (r < 0) {
+			logf_(L_ERROR, "cannot start GitOps", "err=\"%s\"", strerror(-r));
+			ctl_server_stop(srv);
+			ctl_gitops_free(gitops);
+			ctl_store_free(store);
+			return 1;
+		}
+		logf_(L_INFO, "gitops", "repo=%s branch=%s path=/%s interval=%d", s.gitops_repo,
+		      s.gitops_branch, s.gitops_path, s.gitops_interval);
+	}
+	json_t *last_sync = NULL;
 	bool was_leader = false;
 	while (!got_term) {
 		usleep(100000);
@@ -334,9 +423,45 @@ int main(int argc, char **argv)
 			      s.id, who);
 			was_leader = l;
 		}
+		if (gitops) {
+			/* log each new sync result once */
+			json_t *j = ctl_gitops_last(gitops);
+			const char *t = json_string_value(json_object_get(j, "time"));
+			const char *res = json_string_value(json_object_get(j, "result"));
+			if (t && !(last_sync && json_equal(j, last_sync))) {
+				const json_t *e = json_object_get(j, "error");
+				if (e)
+					logf_(L_ERROR, "gitops sync failed",
+					      "commit=%s file=%s line=%d reason=\"%s\"",
+					      json_string_value(json_object_get(j, "commit")),
+					      json_string_value(json_object_get(e, "file")),
+					      (int)json_integer_value(json_object_get(e, "line")),
+					      json_string_value(json_object_get(e, "reason")));
+				else if (res && strcmp(res, "ok") == 0)
+					logf_(json_integer_value(json_object_get(j, "unchanged")) ==
+							      json_integer_value(
+								      json_object_get(j, "objects")) &&
+						      !json_integer_value(json_object_get(j, "pruned"))
+					      ? L_DEBUG
+					      : L_INFO,
+					      "gitops synced",
+					      "commit=%s created=%d updated=%d pruned=%d healed=%d",
+					      json_string_value(json_object_get(j, "commit")),
+					      (int)json_integer_value(json_object_get(j, "created")),
+					      (int)json_integer_value(json_object_get(j, "updated")),
+					      (int)json_integer_value(json_object_get(j, "pruned")),
+					      (int)json_integer_value(json_object_get(j, "healed")));
+				json_decref(last_sync);
+				last_sync = j;
+			} else {
+				json_decref(j);
+			}
+		}
 	}
 	logf_(L_INFO, "stopping", NULL);
-	ctl_server_stop(srv);
+	json_decref(last_sync);
+	ctl_server_stop(srv);    /* requests in flight, POST /sync too, finish first */
+	ctl_gitops_free(gitops); /* then the sync thread stops */
 	ctl_store_free(store);
 	logf_(L_INFO, "stopped", NULL);
 	return 0;
