@@ -18,10 +18,13 @@ struct ctl_gitops {
 	char *ssh_user, *ssh_key, *ssh_pubkey, *ssh_pass, *https_user, *https_pass;
 	size_t file_max, commit_max;
 	bool leader_only;
-	pthread_mutex_t lock; /* one sync or drift check at a time; guards the fields below */
+	pthread_mutex_t lock; /* one sync or drift check at a time; guards desired */
 	json_t *desired;      /* "Kind/name" -> object of the last applied commit */
-	json_t *last;         /* last result */
-	char commit[GIT_OID_HEXSZ + 1];
+	/* what /metrics and GET /sync show: under slock, never held during I/O */
+	pthread_mutex_t slock;
+	json_t *last; /* last result */
+	size_t n_objects;
+	char commit[GIT_OID_HEXSZ + 1]; /* written under lock and slock */
 	double last_ts, last_ok_ts;
 	unsigned long n_ok, n_error;
 	size_t out_of_sync;
@@ -75,6 +78,7 @@ int ctl_gitops_new(const struct ctl_gitops_config *cfg, struct ctl_store *store,
 	g->desired = json_object();
 	g->last = json_pack("{s:s}", "result", "none");
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->slock, NULL);
 	pthread_mutex_init(&g->tlock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	if (!g->url || !g->branch || !g->path || !g->repo_dir || !g->desired || !g->last) {
@@ -97,6 +101,7 @@ void ctl_gitops_free(struct ctl_gitops *g)
 		pthread_join(g->thread, NULL);
 	}
 	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->slock);
 	pthread_mutex_destroy(&g->tlock);
 	pthread_cond_destroy(&g->cond);
 	json_decref(g->desired);
@@ -644,10 +649,6 @@ int ctl_gitops_sync(struct ctl_gitops *g, json_t **ret_result)
 		/* Even a partial apply changed the store: later drift checks use the new commit. */
 		json_decref(g->desired);
 		g->desired = json_incref(desired);
-		if (r == 0) {
-			snprintf(g->commit, sizeof(g->commit), "%s", sha);
-			g->out_of_sync = 0;
-		}
 	}
 	json_t *res = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "result",
 				r == 0 ? "ok" : "error", "commit", sha, "branch", g->branch, "time",
@@ -659,6 +660,13 @@ int ctl_gitops_sync(struct ctl_gitops *g, json_t **ret_result)
 		json_object_set_new(res, "error",
 				    json_pack("{s:s, s:I, s:s}", "file", err.file, "line",
 					      (json_int_t)err.line, "reason", err.reason));
+	pthread_mutex_lock(&g->slock);
+	if (desired)
+		g->n_objects = json_object_size(desired);
+	if (r == 0) {
+		snprintf(g->commit, sizeof(g->commit), "%s", sha);
+		g->out_of_sync = 0;
+	}
 	g->last_ts = now_s();
 	if (r == 0) {
 		g->n_ok++;
@@ -668,6 +676,7 @@ int ctl_gitops_sync(struct ctl_gitops *g, json_t **ret_result)
 	}
 	json_decref(g->last);
 	g->last = json_incref(res);
+	pthread_mutex_unlock(&g->slock);
 	pthread_mutex_unlock(&g->lock);
 	json_decref(desired);
 	git_commit_free(commit);
@@ -717,7 +726,9 @@ int ctl_gitops_check_drift(struct ctl_gitops *g, size_t *ret_n)
 		if (r < 0)
 			break;
 	}
+	pthread_mutex_lock(&g->slock);
 	g->out_of_sync = n;
+	pthread_mutex_unlock(&g->slock);
 	pthread_mutex_unlock(&g->lock);
 	if (ret_n)
 		*ret_n = n;
@@ -726,9 +737,9 @@ int ctl_gitops_check_drift(struct ctl_gitops *g, size_t *ret_n)
 
 json_t *ctl_gitops_last(struct ctl_gitops *g)
 {
-	pthread_mutex_lock(&g->lock);
+	pthread_mutex_lock(&g->slock);
 	json_t *j = json_deep_copy(g->last);
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->slock);
 	return j;
 }
 
@@ -815,7 +826,7 @@ static void label_escape(FILE *f, const char *s)
 
 void ctl_gitops_metrics(struct ctl_gitops *g, FILE *f)
 {
-	pthread_mutex_lock(&g->lock);
+	pthread_mutex_lock(&g->slock);
 	fprintf(f, "# HELP flotilla_gitops_sync_total GitOps syncs by result.\n"
 		   "# TYPE flotilla_gitops_sync_total counter\n"
 		   "flotilla_gitops_sync_total{result=\"success\"} %lu\n"
@@ -839,12 +850,12 @@ void ctl_gitops_metrics(struct ctl_gitops *g, FILE *f)
 	fprintf(f, "# HELP flotilla_gitops_objects Objects in the last synced commit.\n"
 		   "# TYPE flotilla_gitops_objects gauge\n"
 		   "flotilla_gitops_objects %zu\n",
-		json_object_size(g->desired));
+		g->n_objects);
 	fprintf(f, "# HELP flotilla_gitops_out_of_sync_objects Managed objects whose live spec differs from Git.\n"
 		   "# TYPE flotilla_gitops_out_of_sync_objects gauge\n"
 		   "flotilla_gitops_out_of_sync_objects %zu\n",
 		g->out_of_sync);
-	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&g->slock);
 }
 
 int ctl_gitops_sync_hook(void *ctx, bool run, json_t **ret_body)
