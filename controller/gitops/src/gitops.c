@@ -332,7 +332,10 @@ static int take_file(struct walk *w, const char *file, const char *text, size_t 
 static int walk_cb(const char *root, const git_tree_entry *entry, void *payload)
 {
 	struct walk *w = payload;
-	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB || !is_manifest(git_tree_entry_name(entry)))
+	/* blobs only: symlinks (their blob is a path) and submodules are skipped */
+	if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB ||
+	    git_tree_entry_filemode(entry) == GIT_FILEMODE_LINK ||
+	    !is_manifest(git_tree_entry_name(entry)))
 		return 0;
 	char file[1024];
 	const char *base = w->g->path;
