@@ -149,6 +149,69 @@ static void collect_ebpf(void *ctx, struct gw_mbuf *b)
 	free(text);
 }
 
+/* Device links and the probes: which fds to measure, with what labels, and
+ * the userspace timing around the gateway's own I/O when BPF is not there. */
+static enum gw_ebpf_transport ebpf_transport(int kind)
+{
+	switch (kind) {
+	case GW_TRANSPORT_TCP: return GW_EBPF_TRANSPORT_TCP;
+	case GW_TRANSPORT_SERIAL: return GW_EBPF_TRANSPORT_SERIAL;
+	case GW_TRANSPORT_PTY: return GW_EBPF_TRANSPORT_PTY;
+	default: return GW_EBPF_TRANSPORT_OTHER;
+	}
+}
+
+static void link_opened(void *ctx, int fd, int kind)
+{
+	(void)gw_ebpf_watch_fd(ctx, fd, ebpf_transport(kind), "unknown", "none");
+}
+
+static void link_closing(void *ctx, int fd)
+{
+	(void)gw_ebpf_unwatch_fd(ctx, fd);
+}
+
+static void link_before_write(void *ctx, int fd)
+{
+	gw_ebpf_note_write(ctx, fd);
+}
+
+static void link_after_read(void *ctx, int fd, size_t n)
+{
+	gw_ebpf_note_read(ctx, fd, (ssize_t)n);
+}
+
+static const struct gw_transport_observer link_observer = {
+	.opened = link_opened,
+	.closing = link_closing,
+	.before_write = link_before_write,
+	.after_read = link_after_read,
+};
+
+static void link_labels(void *ctx, int fd, int kind, const char *release, const char *cohort)
+{
+	/* Watching again updates the labels. */
+	(void)gw_ebpf_watch_fd(ctx, fd, ebpf_transport(kind), release, cohort);
+}
+
+static void link_describe(void *ctx, int fd, json_t *link)
+{
+	struct gw_ebpf_summary sum;
+
+	if (!link || gw_ebpf_device_summary(ctx, fd, &sum) != 0)
+		return;
+	json_object_set_new(link, "latency",
+			    json_pack("{s:I,s:f,s:f,s:f,s:s}", "count", (json_int_t)sum.count,
+				      "p50_seconds", sum.p50_seconds, "p99_seconds", sum.p99_seconds,
+				      "mean_seconds", sum.mean_seconds, "source",
+				      sum.from_kernel ? "ebpf" : "userspace"));
+}
+
+static const struct gw_devices_linkwatch link_watch = {
+	.labels = link_labels,
+	.describe = link_describe,
+};
+
 /* gw_ebpf says once what runs and, if BPF does not, why. */
 static void ebpf_log(void *arg, const char *line)
 {
@@ -369,6 +432,8 @@ static int setup(struct gw *g)
 	if ((rc = gw_ebpf_new(&ec, &g->ebpf)) != 0)
 		return rc;
 	(void)gw_metrics_add(g->metrics, "ebpf", collect_ebpf, g->ebpf);
+	gw_transport_set_observer(g->tr, &link_observer, g->ebpf);
+	gw_devices_set_linkwatch(g->devs, &link_watch, g->ebpf);
 	if (g->cfg.listen_tcp[0]) {
 		rc = gw_transport_listen_tcp(g->tr, g->cfg.listen_tcp);
 		if (rc) {

@@ -54,6 +54,8 @@ struct gw_devices {
 	struct gw_devices_config cfg;
 	const struct gw_devices_hooks *hooks;
 	void *hooks_ctx;
+	const struct gw_devices_linkwatch *lw;
+	void *lw_ctx;
 	struct gw_session *sessions;
 	struct gw_session **heap; /* sessions by wake_ms: no scan of every link per tick */
 	size_t heap_n, heap_cap;
@@ -383,6 +385,8 @@ static void on_hello(struct gw_session *s, const struct ag_msg_hello *h)
 		 gw_log_quote(q, sizeof(q), dev->id), gw_log_quote(qh, sizeof(qh), dev->hw_id),
 		 gw_transport_kind_name(s->kind), (unsigned)dev->active_slot, v,
 		 (unsigned)s->max_frame);
+	if (d->lw && d->lw->labels && s->conn)
+		d->lw->labels(d->lw_ctx, gw_conn_fd(s->conn), s->kind, v, "none");
 	if (d->hooks && d->hooks->online)
 		d->hooks->online(d->hooks_ctx, s, dev);
 }
@@ -671,6 +675,13 @@ void gw_devices_set_config(struct gw_devices *d, const struct gw_devices_config 
 	d->cfg = *cfg;
 }
 
+void gw_devices_set_linkwatch(struct gw_devices *d, const struct gw_devices_linkwatch *w,
+			      void *ctx)
+{
+	d->lw = w;
+	d->lw_ctx = ctx;
+}
+
 void gw_devices_set_hooks(struct gw_devices *d, const struct gw_devices_hooks *hooks, void *ctx)
 {
 	d->hooks = hooks;
@@ -834,7 +845,7 @@ void gw_devices_collect(void *ctx, struct gw_mbuf *b)
 
 /* ---- JSON API ---- */
 
-static json_t *device_json(const struct gw_device *dev)
+static json_t *device_json(const struct gw_devices *d, const struct gw_device *dev)
 {
 	json_t *slots = json_array();
 	for (int k = 0; k < 2; k++) {
@@ -873,6 +884,8 @@ static json_t *device_json(const struct gw_device *dev)
 					       ls->err_trunc),
 				  "retransmits", (json_int_t)ls->retransmits, "resets",
 				  (json_int_t)ls->resets));
+		if (d->lw && d->lw->describe && s->conn)
+			d->lw->describe(d->lw_ctx, gw_conn_fd(s->conn), json_object_get(o, "link"));
 		json_t *tel = json_object();
 		for (unsigned i = 0; i < s->n_tel && i < AG_TELEMETRY_MAX; i++)
 			json_object_set_new(tel, s->tel[i].name, json_integer(s->tel[i].value));
@@ -907,7 +920,7 @@ int gw_devices_api_list(void *ctx, const char *rest, const struct gw_query *q,
 			continue;
 		if (matched++ < q->offset || json_array_size(arr) >= q->limit)
 			continue;
-		json_array_append_new(arr, device_json(dev));
+		json_array_append_new(arr, device_json(d, dev));
 	}
 	if (!arr)
 		return -ENOMEM;
@@ -928,5 +941,5 @@ int gw_devices_api_one(void *ctx, const char *rest, const struct gw_query *q,
 	const struct gw_device *dev = gw_registry_get(d->reg, rest);
 	if (!dev)
 		return -ENOENT;
-	return reply_json(device_json(dev), rep);
+	return reply_json(device_json(d, dev), rep);
 }

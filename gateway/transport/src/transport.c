@@ -64,7 +64,27 @@ struct gw_transport {
 	struct port *ports;
 	unsigned links[GW_TRANSPORT_COUNT];
 	struct gw_transport_stats st[GW_TRANSPORT_COUNT];
+	const struct gw_transport_observer *obs;
+	void *obs_ctx;
 };
+
+#define OBSERVE(t, fn, ...)                                                          \
+	do {                                                                          \
+		if ((t)->obs && (t)->obs->fn)                                         \
+			(t)->obs->fn((t)->obs_ctx, __VA_ARGS__);                      \
+	} while (0)
+
+void gw_transport_set_observer(struct gw_transport *t, const struct gw_transport_observer *obs,
+			       void *ctx)
+{
+	t->obs = obs;
+	t->obs_ctx = ctx;
+}
+
+int gw_conn_fd(const struct gw_conn *c)
+{
+	return c->w.fd;
+}
 
 static const char *const kind_names[GW_TRANSPORT_COUNT] = {"tcp", "serial", "pty"};
 
@@ -124,6 +144,7 @@ void gw_conn_close(struct gw_conn *c, int reason)
 	struct gw_transport *t = c->t;
 	c->dead = 1;
 	gw_loop_del(t->loop, &c->w);
+	OBSERVE(t, closing, c->w.fd);
 	close(c->w.fd);
 	c->w.fd = -1;
 	if (c->prev)
@@ -150,6 +171,7 @@ void gw_conn_close(struct gw_conn *c, int reason)
 static int flush_out(struct gw_conn *c)
 {
 	while (c->out_len > 0) {
+		OBSERVE(c->t, before_write, c->w.fd);
 		ssize_t n = write(c->w.fd, c->out, c->out_len);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -176,6 +198,7 @@ int gw_conn_write(struct gw_conn *c, const uint8_t *buf, size_t len)
 	}
 	if (c->out_len == 0) {
 		ssize_t n;
+		OBSERVE(c->t, before_write, c->w.fd);
 		do
 			n = write(c->w.fd, buf, len);
 		while (n < 0 && errno == EINTR);
@@ -254,6 +277,7 @@ static void on_conn(struct gw_watch *w, uint32_t events)
 		uint8_t buf[GW_CONN_READ_MAX];
 		ssize_t n = read(c->w.fd, buf, sizeof(buf));
 		if (n > 0) {
+			OBSERVE(c->t, after_read, c->w.fd, (size_t)n);
 			conn_input(c, buf, (size_t)n);
 			return;
 		}
@@ -290,6 +314,7 @@ static struct gw_conn *conn_new(struct gw_transport *t, int fd, int kind, const 
 	t->conns = c;
 	t->links[kind]++;
 	t->st[kind].opened++;
+	OBSERVE(t, opened, fd, kind);
 	c->lctx = t->ops->opened(t->ctx, c);
 	if (!c->lctx) {
 		gw_conn_close(c, -ECONNREFUSED);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "agent/msg.h"
 #include "gateway/http.h"
 #include "gateway/metrics.h"
@@ -63,6 +65,22 @@ void gw_devices_free(struct gw_devices *d);
 
 /** @brief Applies new settings to sessions from now on. */
 void gw_devices_set_config(struct gw_devices *d, const struct gw_devices_config *cfg);
+
+/**
+ * Who measures a device link's latency (the eBPF probes): told the labels
+ * of a link once its device has said hello, and asked to describe the
+ * link's latency in the device's JSON. Every member may be NULL.
+ */
+struct gw_devices_linkwatch {
+	/** @p fd carries a device running @p release, in @p cohort. */
+	void (*labels)(void *ctx, int fd, int kind, const char *release, const char *cohort);
+	/** Adds what it knows of @p fd's latency to @p link (a JSON object). */
+	void (*describe)(void *ctx, int fd, json_t *link);
+};
+
+/** @brief Installs the link watcher (one; NULL removes it). */
+void gw_devices_set_linkwatch(struct gw_devices *d, const struct gw_devices_linkwatch *w,
+			      void *ctx);
 
 /** @brief Installs hooks (one set). */
 void gw_devices_set_hooks(struct gw_devices *d, const struct gw_devices_hooks *hooks, void *ctx);

@@ -132,6 +132,28 @@ const struct gw_transport_stats *gw_transport_get_stats(const struct gw_transpor
 const char *gw_transport_kind_name(int kind);
 
 /**
+ * Watchers of the links' own I/O (the eBPF probes and their userspace
+ * fallback). Every member may be NULL; called on the loop's thread.
+ */
+struct gw_transport_observer {
+	/** A link's fd opened. */
+	void (*opened)(void *ctx, int fd, int kind);
+	/** A link's fd is about to close. */
+	void (*closing)(void *ctx, int fd);
+	/** Just before a write() of link output. */
+	void (*before_write)(void *ctx, int fd);
+	/** Just after a read() that returned @p n > 0 bytes. */
+	void (*after_read)(void *ctx, int fd, size_t n);
+};
+
+/** @brief Installs an observer (one; NULL removes it). */
+void gw_transport_set_observer(struct gw_transport *t, const struct gw_transport_observer *obs,
+			       void *ctx);
+
+/** @brief The link's file descriptor (-1 once closed). */
+int gw_conn_fd(const struct gw_conn *c);
+
+/**
  * @brief Queues bytes on a link.
  * @return 0; -ENOBUFS when the output buffer would exceed GW_CONN_OUT_MAX
  *         (nothing queued); -EPIPE on a closed link.
