@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "gateway/config.h"
+#ifdef GW_HAVE_CTLINK
+#include "gateway/ctlink.h"
+#endif
 #include "gateway/device.h"
 #include "gateway/ebpf.h"
 #include "gateway/http.h"
@@ -45,6 +48,9 @@ struct gw {
 	struct gw_metrics *metrics;
 	struct gw_ebpf *ebpf;
 	struct gw_http *http;
+#ifdef GW_HAVE_CTLINK
+	struct gw_ctlink *ctl; /* NULL: standalone */
+#endif
 	struct gw_watch sig;
 	int stop, reload;
 	int flushing; /* a write-behind round is under way */
@@ -334,6 +340,15 @@ static void reload(struct gw *g)
 	snprintf(c.listen_tcp, sizeof(c.listen_tcp), "%s", g->cfg.listen_tcp);
 	snprintf(c.http_listen, sizeof(c.http_listen), "%s", g->cfg.http_listen);
 	snprintf(c.db_path, sizeof(c.db_path), "%s", g->cfg.db_path);
+	if (strcmp(c.controller, g->cfg.controller) || strcmp(c.controller_token, g->cfg.controller_token) ||
+	    strcmp(c.labels, g->cfg.labels) || c.report_interval_ms != g->cfg.report_interval_ms ||
+	    strcmp(c.name, g->cfg.name))
+		gw_warn("name and controller settings change only on restart", NULL);
+	memcpy(c.controller, g->cfg.controller, sizeof(c.controller));
+	memcpy(c.controller_token, g->cfg.controller_token, sizeof(c.controller_token));
+	memcpy(c.labels, g->cfg.labels, sizeof(c.labels));
+	memcpy(c.name, g->cfg.name, sizeof(c.name));
+	c.report_interval_ms = g->cfg.report_interval_ms;
 	g->cfg = c;
 	gw_log_set_level((enum gw_log_level)c.log_level);
 	struct gw_devices_config dc;
@@ -383,6 +398,59 @@ static void flush(struct gw *g, uint64_t now)
 		(void)gw_registry_flush_max(g->reg, FLUSH_SLICE);
 		g->flushing = gw_registry_dirty(g->reg) > 0;
 	}
+}
+
+#ifdef GW_HAVE_CTLINK
+/* The OTA engine's entry point; until it exists, assignments are logged. */
+static void on_assignment(void *ctx, const struct gw_assignment *a, int removed)
+{
+	char q1[GW_LOG_QMAX], q2[GW_LOG_QMAX];
+	(void)ctx;
+	gw_info(removed ? "assignment removed" : "assignment", "device=%s release=%s action=%s",
+		gw_log_quote(q1, sizeof(q1), a->device), gw_log_quote(q2, sizeof(q2), a->release),
+		a->action[0] ? a->action : "none");
+}
+#endif
+
+/* Controller link (gateway/ctlink) when `controller` is set; else standalone. */
+static int setup_controller(struct gw *g)
+{
+	char q[GW_LOG_QMAX];
+	if (!g->cfg.controller[0]) {
+		gw_info("standalone: no controller configured", NULL);
+		return 0;
+	}
+#ifdef GW_HAVE_CTLINK
+	char addr[GW_CONFIG_ADDR_MAX + 16] = "";
+	if (g->http)
+		snprintf(addr, sizeof(addr), "http://%s", g->cfg.http_listen);
+	struct gw_ctlink_config cc = {
+		.server = g->cfg.controller,
+		.token = g->cfg.controller_token,
+		.name = g->cfg.name,
+		.address = addr,
+		.labels = g->cfg.labels,
+		.version = FLOTILLA_VERSION,
+		.ebpf = g->ebpf && gw_ebpf_enabled(g->ebpf),
+		.report_ms = g->cfg.report_interval_ms,
+	};
+	int rc = gw_ctlink_new(&cc, g->reg, &g->ctl);
+	if (rc) {
+		gw_error("cannot start the controller link", "err=%s", strerror(-rc));
+		return rc;
+	}
+	gw_ctlink_set_hook(g->ctl, on_assignment, g);
+	(void)gw_metrics_add(g->metrics, "controller", gw_ctlink_collect, g->ctl);
+	if (g->http)
+		(void)gw_http_handle(g->http, "/api/v1/assignments", gw_ctlink_api_assignments, g->ctl);
+	gw_info("controller link started", "server=%s interval_ms=%u",
+		gw_log_quote(q, sizeof(q), g->cfg.controller), (unsigned)g->cfg.report_interval_ms);
+	return 0;
+#else
+	gw_error("built without the controller link", "server=%s",
+		 gw_log_quote(q, sizeof(q), g->cfg.controller));
+	return -ENOTSUP;
+#endif
 }
 
 static int setup(struct gw *g)
@@ -460,7 +528,7 @@ static int setup(struct gw *g)
 			(unsigned)gw_http_port(g->http));
 	}
 	add_ports(g);
-	return 0;
+	return setup_controller(g);
 }
 
 static void teardown(struct gw *g)
@@ -471,6 +539,9 @@ static void teardown(struct gw *g)
 		if (left)
 			gw_warn("output not drained at stop", "bytes=%zu", left);
 	}
+#ifdef GW_HAVE_CTLINK
+	gw_ctlink_free(g->ctl);
+#endif
 	gw_http_free(g->http);
 	gw_transport_free(g->tr); /* ends every session: devices go offline */
 	gw_devices_free(g->devs);
@@ -550,6 +621,9 @@ int main(int argc, char **argv)
 			gw_devices_tick(g.devs, now);
 			gw_http_tick(g.http);
 			flush(&g, now);
+#ifdef GW_HAVE_CTLINK
+			gw_ctlink_tick(g.ctl, now); /* never waits on the network */
+#endif
 			next_tick = now + TICK_MS;
 		}
 	}

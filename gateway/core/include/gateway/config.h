@@ -48,6 +48,10 @@ struct gw_config {
 	struct gw_config_serial serial[GW_CONFIG_LIST_MAX];
 	unsigned n_pty;
 	char pty[GW_CONFIG_LIST_MAX][GW_CONFIG_PATH_MAX]; /**< symlinks to ptys the gateway creates */
+	char controller[GW_CONFIG_PATH_MAX];    /**< controller URL, "" standalone */
+	char controller_token[GW_CONFIG_PATH_MAX]; /**< bearer token for the controller */
+	char labels[GW_CONFIG_PATH_MAX];        /**< "k=v,k=v" labels of the Gateway object */
+	uint32_t report_interval_ms;            /**< heartbeat and status report interval */
 	char config_path[GW_CONFIG_PATH_MAX];   /**< the file read, "" none */
 	uint8_t list_src[2];                    /* private: source that set serial, pty */
 };
