@@ -295,14 +295,23 @@ static void *reporter(void *arg)
 			break;
 		int rc;
 		if (!registered) {
-			json_t *spec = json_object(), *st = gateway_status(l);
-			if (l->address)
-				json_object_set_new(spec, "address", json_string(l->address));
-			if (l->labels)
-				json_object_set(spec, "labels", l->labels);
-			rc = ctl_client_gateway_register(c, l->name, spec, st);
-			json_decref(spec);
-			json_decref(st);
+			/* the object with its labels in metadata (selectors), then its status */
+			json_t *obj = json_pack("{s:s,s:s,s:{s:s,s:O},s:{}}", "apiVersion",
+						"flotilla.io/v1", "kind", "Gateway", "metadata",
+						"name", l->name, "labels",
+						l->labels ? l->labels : json_object(), "spec");
+			if (!l->labels)
+				json_decref(json_object_get(json_object_get(obj, "metadata"), "labels"));
+			if (obj && l->address)
+				json_object_set_new(json_object_get(obj, "spec"), "address",
+						    json_string(l->address));
+			rc = obj ? ctl_client_apply(c, "gateways", obj, NULL, NULL) : -ENOMEM;
+			json_decref(obj);
+			if (rc == 0) {
+				json_t *st = gateway_status(l);
+				rc = ctl_client_gateway_heartbeat(c, l->name, st);
+				json_decref(st);
+			}
 			count(l, RK_REGISTER, rc);
 			if (rc) {
 				set_up(l, 0, rc);
@@ -803,8 +812,10 @@ void gw_ctlink_collect(void *ctx, struct gw_mbuf *b)
 		}
 	gw_mbuf_family(b, "flotilla_gateway_controller_last_report_timestamp_seconds", "gauge",
 		       "Unix time of the last device status batch the controller accepted (0: none).");
-	gw_mbuf_sample(b, "flotilla_gateway_controller_last_report_timestamp_seconds", NULL,
-		       (double)atomic_load(&l->last_report_ms) / 1000.0);
+	/* printed here: a sample's %.9g would round a Unix time to 100 s */
+	uint64_t last = atomic_load(&l->last_report_ms);
+	gw_mbuf_printf(b, "flotilla_gateway_controller_last_report_timestamp_seconds %llu.%03u\n",
+		       (unsigned long long)(last / 1000), (unsigned)(last % 1000));
 	gw_mbuf_family(b, "flotilla_gateway_controller_devices_reported_total", "counter",
 		       "Device status updates the controller accepted.");
 	gw_mbuf_sample(b, "flotilla_gateway_controller_devices_reported_total", NULL,

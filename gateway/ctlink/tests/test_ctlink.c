@@ -149,7 +149,7 @@ static void test_unreachable(void **state)
 	assert_non_null(strstr(metrics_text,
 			       "flotilla_gateway_controller_requests_total{kind=\"batch\",result=\"ok\"} 0\n"));
 	assert_non_null(strstr(metrics_text,
-			       "flotilla_gateway_controller_last_report_timestamp_seconds 0\n"));
+			       "flotilla_gateway_controller_last_report_timestamp_seconds 0.000\n"));
 	struct gw_assignment a;
 	assert_int_equal(gw_ctlink_assignment(l, "dev-0001", &a), -ENOENT);
 	struct gw_query q;

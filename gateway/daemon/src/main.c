@@ -422,8 +422,13 @@ static int setup_controller(struct gw *g)
 	}
 #ifdef GW_HAVE_CTLINK
 	char addr[GW_CONFIG_ADDR_MAX + 16] = "";
-	if (g->http)
-		snprintf(addr, sizeof(addr), "http://%s", g->cfg.http_listen);
+	if (g->http) {
+		/* the port bound, not the one asked for (":0" takes any) */
+		const char *colon = strrchr(g->cfg.http_listen, ':');
+		int hl = colon ? (int)(colon - g->cfg.http_listen) : 0;
+		snprintf(addr, sizeof(addr), "http://%.*s:%u", hl, g->cfg.http_listen,
+			 (unsigned)gw_http_port(g->http));
+	}
 	struct gw_ctlink_config cc = {
 		.server = g->cfg.controller,
 		.token = g->cfg.controller_token,
