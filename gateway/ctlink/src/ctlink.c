@@ -483,15 +483,21 @@ static void tab_set(struct gw_ctlink *l, const struct gw_assignment *a, int remo
 static int copy_field(char *dst, size_t cap, const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
-	const char *s = json_is_string(v) ? json_string_value(v) : "";
-	if (strlen(s) >= cap)
+	if (!v || json_is_null(v)) {
+		dst[0] = 0;
+		return 0;
+	}
+	if (!json_is_string(v))
 		return -EINVAL;
-	memcpy(dst, s, strlen(s) + 1);
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	if (n >= cap || strlen(s) != n) /* too long, or a NUL inside */
+		return -EINVAL;
+	memcpy(dst, s, n + 1);
 	return 0;
 }
 
-/* One {device, resourceVersion, assignment} item; 0 or -EINVAL. */
-static int parse_item(const json_t *it, struct gw_assignment *a, int *ret_none)
+int gw_assignment_from_json(const json_t *it, struct gw_assignment *a, int *ret_none)
 {
 	memset(a, 0, sizeof(*a));
 	*ret_none = 0;
@@ -499,10 +505,18 @@ static int parse_item(const json_t *it, struct gw_assignment *a, int *ret_none)
 	    !a->device[0])
 		return -EINVAL;
 	const json_t *rv = json_object_get(it, "resourceVersion");
-	if (json_is_string(rv))
-		a->rv = strtoull(json_string_value(rv), NULL, 10);
-	else if (json_is_integer(rv))
+	if (json_is_string(rv)) {
+		const char *t = json_string_value(rv);
+		char *end;
+		errno = 0;
+		a->rv = strtoull(t, &end, 10);
+		if (!t[0] || *end || errno || t[0] == '-' || strlen(t) > 20)
+			return -EINVAL;
+	} else if (json_is_integer(rv) && json_integer_value(rv) >= 0) {
 		a->rv = (uint64_t)json_integer_value(rv);
+	} else if (rv) {
+		return -EINVAL;
+	}
 	const json_t *as = json_object_get(it, "assignment");
 	if (!json_is_object(as)) {
 		*ret_none = 1;
@@ -527,7 +541,7 @@ static int on_event(void *user, const char *type, const json_t *obj)
 	struct watch_ctx *w = user;
 	struct gw_assignment a;
 	int none;
-	if (parse_item(obj, &a, &none) == 0) {
+	if (gw_assignment_from_json(obj, &a, &none) == 0) {
 		pthread_mutex_lock(&w->l->mu);
 		tab_set(w->l, &a, none || strcmp(type, "DELETED") == 0);
 		pthread_mutex_unlock(&w->l->mu);
@@ -569,7 +583,7 @@ static void replace_all(struct gw_ctlink *l, const json_t *items)
 	for (size_t i = 0; i < n; i++) {
 		struct gw_assignment a;
 		int none;
-		if (parse_item(json_array_get(items, i), &a, &none) == 0)
+		if (gw_assignment_from_json(json_array_get(items, i), &a, &none) == 0)
 			tab_set(l, &a, none);
 	}
 	pthread_mutex_unlock(&l->mu);

@@ -56,6 +56,61 @@ static void test_labels(void **state)
 	json_decref(o);
 }
 
+static void test_assignment_json(void **state)
+{
+	(void)state;
+	struct gw_assignment a;
+	int none;
+	json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s}}", "device", "a-1",
+			      "resourceVersion", "42", "assignment", "release", "rel-2", "action",
+			      "install", "rollout", "ro-1", "cohort", "canary", "slot", "b");
+	assert_int_equal(gw_assignment_from_json(o, &a, &none), 0);
+	assert_int_equal(none, 0);
+	assert_string_equal(a.device, "a-1");
+	assert_string_equal(a.release, "rel-2");
+	assert_string_equal(a.action, "install");
+	assert_string_equal(a.cohort, "canary");
+	assert_string_equal(a.slot, "b");
+	assert_true(a.rv == 42);
+	json_decref(o);
+	o = json_pack("{s:s,s:I}", "device", "a-2", "resourceVersion", (json_int_t)9);
+	assert_int_equal(gw_assignment_from_json(o, &a, &none), 0);
+	assert_int_equal(none, 1);
+	assert_true(a.rv == 9);
+	json_decref(o);
+	char longs[300];
+	memset(longs, 'x', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = 0;
+	static const char *const bad[] = {
+		"[]", "\"a\"", "{}", "{\"device\":\"\"}", "{\"device\":7}",
+		"{\"device\":\"d\",\"resourceVersion\":\"x1\"}",
+		"{\"device\":\"d\",\"resourceVersion\":\"-1\"}",
+		"{\"device\":\"d\",\"resourceVersion\":-1}",
+		"{\"device\":\"d\",\"resourceVersion\":\"99999999999999999999999\"}",
+		"{\"device\":\"d\",\"resourceVersion\":[]}",
+		"{\"device\":\"d\",\"assignment\":{\"release\":5}}",
+		"{\"device\":\"d\",\"assignment\":{\"action\":\"install-everything-now\"}}",
+		"{\"device\":\"d\\u0000e\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = json_loads(bad[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+		assert_non_null(o);
+		assert_int_equal(gw_assignment_from_json(o, &a, &none), -EINVAL);
+		json_decref(o);
+	}
+	o = json_pack("{s:s,s:{s:s}}", "device", "d", "assignment", "release", longs);
+	assert_int_equal(gw_assignment_from_json(o, &a, &none), -EINVAL);
+	json_decref(o);
+	longs[AG_ID_MAX + 1] = 0;
+	o = json_pack("{s:s}", "device", longs);
+	assert_int_equal(gw_assignment_from_json(o, &a, &none), -EINVAL);
+	json_decref(o);
+	longs[AG_ID_MAX] = 0;
+	o = json_pack("{s:s}", "device", longs);
+	assert_int_equal(gw_assignment_from_json(o, &a, &none), 0);
+	json_decref(o);
+}
+
 static int free_port(void)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -175,6 +230,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_labels),
+		cmocka_unit_test(test_assignment_json),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_unreachable),
 	};

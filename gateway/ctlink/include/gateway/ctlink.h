@@ -117,6 +117,18 @@ int gw_ctlink_api_assignments(void *ctx, const char *rest, const struct gw_query
 void gw_ctlink_collect(void *ctx, struct gw_mbuf *b);
 
 /**
+ * @brief One item of the controller's assignments (list item or watch event
+ *        object): {"device", "resourceVersion", "assignment": {"release",
+ *        "action", "rollout", "cohort", "slot"}}. Fields longer than their
+ *        room in @ref gw_assignment refuse the item.
+ * @param[out] ret_none 1 when the item has no assignment (taken away)
+ * @return 0, -EINVAL (not an object, no device, a field too long or of the
+ *         wrong type, a bad resourceVersion)
+ */
+int gw_assignment_from_json(const json_t *item, struct gw_assignment *ret_a, int *ret_none)
+	__attribute__((warn_unused_result));
+
+/**
  * @brief Parse "k=v,k=v" labels (at most 16, keys and values 1..63 bytes of
  *        [A-Za-z0-9._/-]) into a JSON object.
  * @return 0, -EINVAL
