@@ -59,11 +59,14 @@ wait_for 10 count_ok gw-b 2.0.1+0 15 || fail "gw-b devices not reported"
 n=$(jq '(.items // .) | length' "$work/devs.json")
 [ "$n" = 35 ] || fail "expected 35 devices, got $n"
 # Gateway objects: connected, version, device count, heartbeat, address, labels
-cli get gateways -o json >"$work/gws.json"
-jq -e '[(.items // .)[] | select(.metadata.name == "gw-a" and .status.connected == true
+gateway_ok() {
+	cli get gateways -o json >"$work/gws.json" || return 1
+	jq -e '[(.items // .)[] | select(.metadata.name == "gw-a" and .status.connected == true
 	and .status.devices == 20 and (.status.version | length) > 0 and .status.lastHeartbeat != null
 	and (.spec.address | startswith("http://127.0.0.1:")) and (.spec.address | endswith(":0") | not) and .metadata.labels.site == "lab")] | length == 1' \
-	"$work/gws.json" >/dev/null || { cat "$work/gws.json"; fail "gw-a Gateway object"; }
+	"$work/gws.json" >/dev/null
+}
+wait_for 10 gateway_ok || { cat "$work/gws.json"; fail "gw-a Gateway object"; }
 GW_HTTP=$A_HTTP
 [ "$(metric flotilla_gateway_controller_up)" = 1 ] || fail "controller_up not 1"
 ts=$(metric flotilla_gateway_controller_last_report_timestamp_seconds)
