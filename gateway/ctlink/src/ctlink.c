@@ -281,6 +281,22 @@ static json_t *gateway_status(struct gw_ctlink *l)
 			 (json_int_t)n, "ebpf", l->ebpf);
 }
 
+/* A clean stop says so: status.connected false (heartbeats always say true). */
+static void say_goodbye(struct gw_ctlink *l, struct ctl_client *c)
+{
+	json_t *cur = NULL;
+	if (ctl_client_get(c, "gateways", l->name, &cur))
+		return;
+	json_t *st = json_deep_copy(json_object_get(cur, "status"));
+	json_decref(cur);
+	if (!st)
+		st = json_object();
+	json_object_set_new(st, "connected", json_false());
+	int rc = ctl_client_update_status(c, "gateways", l->name, st, 0, NULL);
+	count(l, RK_HEARTBEAT, rc);
+	json_decref(st);
+}
+
 static void *reporter(void *arg)
 {
 	struct gw_ctlink *l = arg;
@@ -388,6 +404,8 @@ static void *reporter(void *arg)
 		if (nap(l, next_hb - now, 1))
 			break;
 	}
+	if (c && registered)
+		say_goodbye(l, c);
 	ctl_client_free(c);
 	return NULL;
 }
@@ -696,10 +714,13 @@ void gw_ctlink_tick(struct gw_ctlink *l, uint64_t now)
 					l->sent[l->box[i].index] = l->box[i].fp;
 		free_box(l);
 	}
-	if (resync) {
+	if (resync) { /* a fresh sweep from the first device */
 		if (l->sent)
 			memset(l->sent, 0, l->sent_cap * sizeof(*l->sent));
 		l->next_sweep = now;
+		l->sweeping = 0;
+		if (!busy)
+			free_box(l); /* an unposted part-batch: the new sweep finds them again */
 	}
 	if (busy || !atomic_load(&l->up))
 		return;

@@ -135,4 +135,10 @@ for k in register heartbeat batch assignments; do
 done
 v=$(metric 'flotilla_gateway_controller_requests_total{kind="heartbeat",result="error"}')
 [ "$v" != missing ] && [ "$v" -ge 1 ] || fail "no failed heartbeats counted during the outage"
+# A clean stop says the gateway is no longer connected.
+kill -TERM "$B_PID"
+wait "$B_PID" 2>/dev/null || true
+cli get gateways -o json >"$work/gws.json"
+jq -e '[(.items // .)[] | select(.metadata.name == "gw-b" and .status.connected == false)] | length == 1' \
+	"$work/gws.json" >/dev/null || { cat "$work/gws.json"; fail "gw-b still connected after its stop"; }
 echo "PASS"
