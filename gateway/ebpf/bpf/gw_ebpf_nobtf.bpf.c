@@ -10,6 +10,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "gw_ebpf_shared.h"
+#include "gw_ebpf_link.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -24,24 +25,6 @@ char LICENSE[] SEC("license") = "GPL";
 #else
 #error "gw_ebpf_nobtf: add this architecture's pt_regs offsets"
 #endif
-
-const volatile __u32 target_tgid = 0;
-const volatile long nr_read = -1, nr_readv = -1, nr_recvfrom = -1, nr_recvmsg = -1;
-const volatile long nr_write = -1, nr_writev = -1, nr_sendto = -1, nr_sendmsg = -1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, GW_EBPF_K_TRANSPORTS * GW_EBPF_K_GROUPS);
-	__type(key, __u32);
-	__type(value, struct gw_ebpf_k_hist);
-} link_hist SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct gw_ebpf_k_fd);
-} fds SEC(".maps");
 
 SEC("raw_tp/sys_exit")
 int gw_sys_exit_raw(struct bpf_raw_tracepoint_args *ctx)
